@@ -1,0 +1,97 @@
+# blend — build, test, demo and benchmark entry points.
+#
+#   make            release build: build/release/{libblend.a,blend}
+#   make demo       install missing packages, build, index a bundled sample, search it
+#   make check      install, build (release + ASan/UBSan), run every test and short fuzz runs
+#   make bench      side-by-side benchmarks against peers (writes bench/RESULTS.md tables)
+#
+# Every src/<module>/*.c goes into libblend except src/cli (the blend binary).
+# Every tests/test_*.c becomes one test program linked with tests/harness.c.
+
+CC      ?= cc
+ARCH    ?= -march=native
+MODE    ?= release
+BUILD   := build/$(MODE)
+
+WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+           -Wstrict-prototypes -Wmissing-prototypes -Wvla
+DEFS    := -D_GNU_SOURCE
+INCS    := -Iinclude -Isrc
+LIBS    := -lutf8proc -lstemmer -lzstd -lcjson -lstreamvbyte -lopenblas -lcurl -lm -lpthread
+
+ifeq ($(MODE),asan)
+  OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  LDSAN := -fsanitize=address,undefined
+else ifeq ($(MODE),debug)
+  OPT := -O0 -g
+else
+  OPT := -O2 -g
+endif
+
+CFLAGS_ALL := $(WARN) $(DEFS) $(INCS) $(OPT) $(ARCH) -MMD -MP $(CFLAGS)
+LDFLAGS_ALL := $(LDSAN) $(LDFLAGS)
+
+LIB_SRC  := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c)))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+HARNESS  := $(BUILD)/obj/tests/harness.o
+
+.PHONY: all lib cli tests deps demo check test bench fuzz clean
+all: $(BUILD)/blend
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/libblend.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/blend: $(CLI_OBJ) $(BUILD)/libblend.a
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libblend.a $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(HARNESS) $(BUILD)/libblend.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(HARNESS) $(BUILD)/libblend.a $(LIBS)
+
+tests: $(TEST_BIN) $(BUILD)/blend
+
+deps:
+	@scripts/install-deps.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory MODE=release
+	@scripts/demo.sh build/release/blend
+
+# The test runner prints one summary line "N passed, N failed[, N skipped]".
+check: deps
+	@$(MAKE) --no-print-directory MODE=release tests
+	@$(MAKE) --no-print-directory MODE=asan tests
+	@$(MAKE) --no-print-directory fuzz-build
+	@scripts/run-tests.sh
+
+test: tests
+	@scripts/run-tests.sh
+
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
+FUZZ_LIB_SRC := $(LIB_SRC)
+build/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRC)
+	@mkdir -p build/fuzz
+	clang $(WARN) -Wno-unused-command-line-argument $(DEFS) $(INCS) -O1 -g $(ARCH) -fsanitize=fuzzer,address,undefined \
+	  -o $@ $< $(FUZZ_LIB_SRC) $(LIBS)
+fuzz-build: $(FUZZ_BIN)
+
+bench:
+	@BLEND_BENCH_DEPS=1 scripts/install-deps.sh
+	@$(MAKE) --no-print-directory MODE=release
+	@bench/run.sh
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SRC:tests/%.c=$(BUILD)/obj/tests/%.d)

@@ -1,0 +1,292 @@
+/*
+** blend.h — the one public header of libblend, a hybrid search engine.
+**
+** Conventions (every call follows them):
+**  - Handles are opaque. Each object is created by a *_open / *_new call and
+**    released by the matching *_close / *_free call, which accepts NULL.
+**  - Calls that can fail return an int status (BLEND_OK == 0 on success) and,
+**    when the caller passes a non-NULL blend_error, fill it with a code and a
+**    human-readable message naming the file, line or field at fault.
+**  - The library never prints and never exits. There is no global mutable
+**    state: several indexes and models can live in one process.
+**  - Thread safety: an opened blend_index and blend_model are read-only and
+**    may be shared by any number of threads; a blend_searcher, blend_writer or
+**    blend_encoder_session holds per-thread scratch and is used by one thread
+**    at a time.
+*/
+#ifndef BLEND_H
+#define BLEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BLEND_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- errors */
+
+enum blend_status {
+  BLEND_OK = 0,
+  BLEND_EINVAL = 1,      /* bad argument or bad input (query, option, JSON) */
+  BLEND_EIO = 2,         /* file system error */
+  BLEND_ECORRUPT = 3,    /* index / model file fails validation */
+  BLEND_ENOMEM = 4,      /* allocation failed */
+  BLEND_ENOTFOUND = 5,   /* missing file, field, tensor or document */
+  BLEND_EUNSUPPORTED = 6,/* valid input this build cannot handle */
+  BLEND_ENETWORK = 7     /* download failed */
+};
+
+#define BLEND_ERROR_MAX 512
+
+typedef struct blend_error {
+  int code;                      /* one of enum blend_status */
+  char message[BLEND_ERROR_MAX]; /* NUL-terminated, empty when code == 0 */
+} blend_error;
+
+/* A short static name for a status code ("ok", "invalid input", ...). */
+const char *blend_status_name(int code);
+
+/* -------------------------------------------------------------- analysis */
+
+/* How text becomes terms. Stored inside every index, so query-time analysis
+** always matches index-time analysis. Zero-initialise and call
+** blend_analyzer_config_default() to get blend's defaults. */
+typedef struct blend_analyzer_config {
+  char stemmer[32];    /* Snowball algorithm name ("porter", "english",
+                          "french", ...) or "none". Default "porter". */
+  char stopwords[32];  /* "english" (Lucene/Anserini default set) or "none". */
+  int cjk_bigrams;     /* 1: index Han/Kana/Hangul runs as overlapping
+                          character bigrams (default 1). */
+} blend_analyzer_config;
+
+void blend_analyzer_config_default(blend_analyzer_config *cfg);
+
+typedef struct blend_analyzer blend_analyzer;
+
+/* Create an analyzer. Fails with BLEND_EINVAL for an unknown stemmer or
+** stopword list. */
+int blend_analyzer_new(const blend_analyzer_config *cfg, blend_analyzer **out,
+                       blend_error *err);
+void blend_analyzer_free(blend_analyzer *a);
+
+/* One analysed token: a NUL-terminated term, its position (0-based, counting
+** removed stopwords so phrase gaps are preserved) and its byte span in the
+** input text (for highlighting). */
+typedef struct blend_token {
+  const char *term;
+  uint32_t term_len;
+  uint32_t position;
+  uint32_t start, end; /* byte offsets into the analysed text */
+} blend_token;
+
+/* Analyse text (UTF-8, len bytes). Calls fn for each token; the token's term
+** pointer is valid only during the callback. Invalid UTF-8 sequences are
+** treated as separators (never an error). Returns BLEND_OK or the first
+** non-zero value returned by fn. */
+typedef int (*blend_token_fn)(void *ctx, const blend_token *tok);
+int blend_analyze(blend_analyzer *a, const char *text, size_t len,
+                  blend_token_fn fn, void *ctx);
+
+/* ----------------------------------------------------------------- index */
+
+/* A document to add: an external id and named text fields. */
+typedef struct blend_field_value {
+  const char *name;  /* e.g. "title", "text" */
+  const char *text;  /* UTF-8 */
+  size_t len;
+} blend_field_value;
+
+typedef struct blend_doc {
+  const char *id;
+  size_t id_len;
+  const blend_field_value *fields;
+  size_t nfields;
+} blend_doc;
+
+typedef struct blend_index_config {
+  blend_analyzer_config analyzer;
+  int positions;         /* store positions (phrase queries). Default 1. */
+} blend_index_config;
+
+void blend_index_config_default(blend_index_config *cfg);
+
+typedef struct blend_writer blend_writer;
+
+/* Start writing a new generation of the index in dir (created if missing).
+** Nothing is visible to readers until blend_writer_commit() succeeds; an
+** interrupted writer leaves the previous generation intact and openable. */
+int blend_writer_open(const char *dir, const blend_index_config *cfg,
+                      blend_writer **out, blend_error *err);
+
+/* Add a document. A document whose id was already added in this writer
+** replaces the earlier one (last one wins). Texts are copied. */
+int blend_writer_add(blend_writer *w, const blend_doc *doc, blend_error *err);
+
+/* Number of documents added so far that replaced an earlier same-id one. */
+uint64_t blend_writer_duplicates(const blend_writer *w);
+
+/* Write segment files, fsync them, then atomically switch the manifest. */
+int blend_writer_commit(blend_writer *w, blend_error *err);
+
+/* Release the writer; uncommitted work is discarded. */
+void blend_writer_close(blend_writer *w);
+
+typedef struct blend_index blend_index;
+
+/* Open the committed generation in dir (memory-mapped, read-only). */
+int blend_index_open(const char *dir, blend_index **out, blend_error *err);
+void blend_index_close(blend_index *ix);
+
+typedef struct blend_index_stats {
+  uint64_t docs;          /* live documents */
+  uint64_t terms;         /* distinct terms over all fields */
+  uint64_t postings;      /* (term, doc) pairs over all fields */
+  uint64_t bytes_on_disk; /* files of the committed generation */
+  uint32_t segments;
+  uint32_t fields;
+} blend_index_stats;
+
+void blend_index_stats_get(const blend_index *ix, blend_index_stats *out);
+
+/* The analyzer configuration stored in the index. */
+const blend_analyzer_config *blend_index_analyzer_config(const blend_index *ix);
+
+/* Stored fields of an internal document number (as returned in hits).
+** *text is valid until the searcher that produced it runs another call or
+** is freed; fields that do not exist yield BLEND_ENOTFOUND. */
+typedef struct blend_searcher blend_searcher;
+int blend_searcher_doc_id(blend_searcher *s, uint32_t doc, const char **id,
+                          size_t *len, blend_error *err);
+int blend_searcher_doc_field(blend_searcher *s, uint32_t doc,
+                             const char *field, const char **text, size_t *len,
+                             blend_error *err);
+
+/* ---------------------------------------------------------------- search */
+
+enum blend_field_mode {
+  BLEND_FIELDS_FLAT = 0,   /* one "contents" field: all text fields joined */
+  BLEND_FIELDS_MULTI = 1   /* sum of per-field BM25, weighted */
+};
+
+enum blend_topk_algo {
+  BLEND_TOPK_AUTO = 0,       /* the fastest exact algorithm */
+  BLEND_TOPK_EXHAUSTIVE = 1, /* score every matching document (the twin) */
+  BLEND_TOPK_MAXSCORE = 2,
+  BLEND_TOPK_BMW = 3         /* block-max WAND */
+};
+
+#define BLEND_MAX_FIELD_WEIGHTS 8
+
+typedef struct blend_search_options {
+  uint32_t k;            /* number of hits (default 10) */
+  float k1, b;           /* BM25 parameters (default 0.9, 0.4) */
+  int field_mode;        /* enum blend_field_mode */
+  int algorithm;         /* enum blend_topk_algo */
+  int explain;           /* 1: fill per-term contributions */
+  /* multifield weights; a field not named has weight 1 */
+  struct { char name[32]; float weight; } field_weights[BLEND_MAX_FIELD_WEIGHTS];
+  uint32_t nfield_weights;
+} blend_search_options;
+
+void blend_search_options_default(blend_search_options *o);
+
+/* One query term's share of a hit's score (explain). */
+typedef struct blend_term_score {
+  const char *field;
+  const char *term;
+  float score;
+  uint32_t tf;
+  uint32_t df;
+} blend_term_score;
+
+typedef struct blend_hit {
+  uint32_t doc;          /* internal document number */
+  float score;
+  uint32_t nterms;       /* explain entries (0 without explain) */
+  const blend_term_score *terms;
+} blend_hit;
+
+typedef struct blend_results {
+  uint32_t count;              /* hits, best first; ties by ascending doc id */
+  const blend_hit *hits;
+  uint64_t matched;            /* documents scored (for diagnostics) */
+  uint32_t nquery_terms;       /* analysed query terms, after stopwords */
+} blend_results;
+
+/* A searcher holds per-thread scratch over a shared index. */
+int blend_searcher_new(blend_index *ix, blend_searcher **out, blend_error *err);
+void blend_searcher_free(blend_searcher *s);
+
+/* Parse and run a query. Syntax: free words (OR, BM25), +word (must),
+** -word (must not), "a phrase", field:word, field:"a phrase".
+** The results stay valid until the next call on this searcher.
+** An empty query, or one of only stopwords, yields zero hits (BLEND_OK). */
+int blend_search(blend_searcher *s, const char *query,
+                 const blend_search_options *opts, blend_results *out,
+                 blend_error *err);
+
+/* Build a display snippet for doc from field: about max_bytes of text
+** around the densest run of query-term matches, with matches wrapped in
+** open/close (e.g. "\x1b[1m" / "\x1b[0m" or "<b>" / "</b>"). The returned
+** string is owned by the searcher and valid until its next call. */
+int blend_searcher_snippet(blend_searcher *s, uint32_t doc, const char *field,
+                           const char *query, size_t max_bytes,
+                           const char *open, const char *close,
+                           const char **out, blend_error *err);
+
+/* ------------------------------------------------------------ evaluation */
+
+typedef struct blend_qrels blend_qrels;
+typedef struct blend_run blend_run;
+
+/* Load TREC qrels ("qid 0 docid rel") or BEIR qrels TSV (with header
+** "query-id corpus-id score"). */
+int blend_qrels_load(const char *path, blend_qrels **out, blend_error *err);
+void blend_qrels_free(blend_qrels *q);
+
+/* An in-memory run: (qid, docid, score) triples. */
+int blend_run_new(blend_run **out, blend_error *err);
+int blend_run_add(blend_run *r, const char *qid, const char *docid,
+                  double score, blend_error *err);
+/* Load a TREC run file ("qid Q0 docid rank score tag"). */
+int blend_run_load(const char *path, blend_run **out, blend_error *err);
+/* Write in TREC format, ranked as trec_eval ranks (score desc, docid desc). */
+int blend_run_write(const blend_run *r, const char *path, const char *tag,
+                    blend_error *err);
+void blend_run_free(blend_run *r);
+
+/* Metric names: "ndcg@K", "recall@K", "mrr@K" (recip_rank cut at K),
+** "map@K", "p@K", also "ndcg", "map", "mrr" without cut. */
+typedef struct blend_eval_options {
+  int ignore_identical_ids; /* drop docs whose id equals the query id (BEIR) */
+} blend_eval_options;
+
+typedef struct blend_eval_result blend_eval_result;
+
+/* Score run against qrels with trec_eval semantics: ranking by score desc,
+** ties broken by docid desc (as trec_eval sorts); relevance > 0 is relevant;
+** nDCG uses graded gains and log2 discounts; queries in qrels with no
+** results count as 0; queries without judgements are skipped. */
+int blend_evaluate(const blend_qrels *q, const blend_run *r,
+                   const char *const *metrics, size_t nmetrics,
+                   const blend_eval_options *opts, blend_eval_result **out,
+                   blend_error *err);
+uint32_t blend_eval_queries(const blend_eval_result *e);      /* evaluated */
+double blend_eval_mean(const blend_eval_result *e, size_t metric);
+/* Per-query values: i < blend_eval_queries(e). */
+const char *blend_eval_query_id(const blend_eval_result *e, uint32_t i);
+double blend_eval_value(const blend_eval_result *e, uint32_t i, size_t metric);
+void blend_eval_free(blend_eval_result *e);
+
+/* --------------------------------------------------------------- encoder */
+
+/* Encoders (bi-encoders and cross-encoders of the BERT family) are declared
+** below this line by the encoder module. */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BLEND_H */

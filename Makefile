@@ -11,7 +11,7 @@
 CC      ?= cc
 ARCH    ?= -march=native
 MODE    ?= release
-BUILD   := build/$(MODE)
+BUILD   ?= build/$(MODE)
 
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
            -Wstrict-prototypes -Wmissing-prototypes -Wvla

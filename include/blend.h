@@ -286,6 +286,70 @@ void blend_eval_free(blend_eval_result *e);
 /* Encoders (bi-encoders and cross-encoders of the BERT family) are declared
 ** below this line by the encoder module. */
 
+/* model download */
+
+/* Download what a blend encoder needs from a model repository on a Hugging
+** Face-compatible hub into a local directory: config.json, vocab.txt,
+** tokenizer.json, tokenizer_config.json, special_tokens_map.json,
+** model.safetensors, modules.json, sentence_bert_config.json,
+** config_sentence_transformers.json and 1_Pooling/config.json, those the
+** repository has (other weights formats are never fetched). A repository
+** without model.safetensors or config.json fails with BLEND_EUNSUPPORTED.
+**
+** Files download into dir/.partial/<file>.part and resume from there with an
+** HTTP Range request; each is checked against the hub's size and SHA-256
+** (LFS files) or git blob id (small files), fsynced and renamed into place,
+** so dir never holds a half-written or unverified file. Files already in dir
+** that match are skipped: pulling again is cheap and changes nothing.
+** Network failures return BLEND_ENETWORK, keep the partial file, and name
+** the URL; a checksum mismatch deletes the partial file (BLEND_ECORRUPT). */
+
+enum blend_pull_event_kind {
+  BLEND_PULL_START = 0, /* a file's download begins (bytes = resumed offset) */
+  BLEND_PULL_DATA = 1,  /* bytes of the file received so far */
+  BLEND_PULL_DONE = 2,  /* the file is verified and in place */
+  BLEND_PULL_SKIP = 3   /* the file was already present and verified */
+};
+
+typedef struct blend_pull_event {
+  int kind;               /* enum blend_pull_event_kind */
+  const char *file;       /* path inside the repository */
+  uint64_t bytes;         /* bytes of this file on disk so far */
+  uint64_t size;          /* its expected size (0 when the hub gave none) */
+  uint32_t index, count;  /* this file's number (0-based) among count */
+} blend_pull_event;
+
+/* Progress callback; a non-zero return cancels the pull (the partial file
+** stays for a later resume). */
+typedef int (*blend_pull_fn)(void *ctx, const blend_pull_event *ev);
+
+typedef struct blend_pull_options {
+  const char *endpoint;  /* NULL: $HF_ENDPOINT, else https://huggingface.co */
+  const char *revision;  /* branch, tag or commit; NULL: "main" */
+  const char *token;     /* sent as "Authorization: Bearer"; NULL: $HF_TOKEN
+                            (none when unset); "" sends none */
+  long connect_timeout;  /* seconds to establish a connection (default 15) */
+  long stall_timeout;    /* give up when under 1 KB/s for this many seconds
+                            (default 30) */
+  blend_pull_fn progress;
+  void *progress_ctx;
+} blend_pull_options;
+
+void blend_pull_options_default(blend_pull_options *o);
+
+typedef struct blend_pull_result {
+  uint32_t files;            /* files selected from the repository */
+  uint32_t downloaded;       /* fetched by this call */
+  uint32_t skipped;          /* already present and verified */
+  uint64_t bytes_downloaded; /* received over the network by this call */
+  uint64_t bytes_total;      /* size of all selected files */
+} blend_pull_result;
+
+/* Pull repo_id ("org/name") into dir (created if missing). opts may be
+** NULL (defaults), out may be NULL. */
+int blend_model_pull(const char *repo_id, const char *dir, const blend_pull_options *opts,
+                     blend_pull_result *out, blend_error *err);
+
 #ifdef __cplusplus
 }
 #endif

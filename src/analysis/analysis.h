@@ -1,0 +1,29 @@
+/*
+** analysis.h — internal pieces of the Analyzer: the word segmenter (a
+** UAX #29-style word-boundary scanner) and stopword lists.
+*/
+#ifndef BLEND_ANALYSIS_H
+#define BLEND_ANALYSIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blend.h"
+
+enum seg_kind { SEG_WORD = 1, SEG_CJK = 2 };
+
+typedef struct seg_token {
+  size_t start, end; /* byte span in the text */
+  int kind;          /* SEG_WORD or SEG_CJK (one ideograph/kana/hangul char) */
+} seg_token;
+
+/* Find the next token at or after *pos; returns 0 at end of text. Invalid
+** UTF-8 bytes are separators. */
+int seg_next(const uint8_t *s, size_t len, size_t *pos, seg_token *tok);
+
+/* Stopword set lookup: list name → set (NULL if unknown). "none" → empty. */
+typedef struct stopword_set stopword_set;
+const stopword_set *stopwords_get(const char *name);
+int stopwords_contains(const stopword_set *set, const char *term, size_t len);
+
+#endif

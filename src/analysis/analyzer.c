@@ -1,0 +1,192 @@
+/*
+** analyzer.c — the Analyzer: text → terms with positions and byte spans.
+**
+** Pipeline (Anserini's default English analysis, with Unicode folding):
+**   segmenter (UAX #29 words) → NFKC + case folding (utf8proc; ASCII fast
+**   path) → English possessive removal ('s) → stopwords → Snowball stemmer.
+** Runs of CJK characters become overlapping bigrams (a lone character stays
+** a unigram), as Lucene's CJKBigramFilter does. Removed stopwords still take
+** a position, so phrase queries keep their gaps.
+** An analyzer owns a Snowball stemmer and scratch buffers: one per thread.
+*/
+#include <libstemmer.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "analysis/analysis.h"
+#include "util/util.h"
+
+#define MAX_TERM_BYTES 255
+
+struct blend_analyzer {
+  blend_analyzer_config cfg;
+  struct sb_stemmer *stemmer; /* NULL when stemming is off */
+  const stopword_set *stop;
+  int32_t *cps;               /* scratch code points for normalisation */
+  size_t cps_cap;
+  char term[4 * MAX_TERM_BYTES + 8];
+};
+
+void blend_analyzer_config_default(blend_analyzer_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  strcpy(cfg->stemmer, "porter");
+  strcpy(cfg->stopwords, "english");
+  cfg->cjk_bigrams = 1;
+}
+
+int blend_analyzer_new(const blend_analyzer_config *cfg, blend_analyzer **out, blend_error *err) {
+  *out = NULL;
+  blend_analyzer *a = calloc(1, sizeof *a);
+  if (!a) return blend_seterr(err, BLEND_ENOMEM, "analyzer: out of memory");
+  a->cfg = *cfg;
+  a->cfg.stemmer[sizeof a->cfg.stemmer - 1] = 0;
+  a->cfg.stopwords[sizeof a->cfg.stopwords - 1] = 0;
+  a->stop = stopwords_get(a->cfg.stopwords);
+  if (!a->stop) {
+    blend_analyzer_free(a);
+    return blend_seterr(err, BLEND_EINVAL, "unknown stopword list '%s' (use english or none)",
+                        cfg->stopwords);
+  }
+  if (strcmp(a->cfg.stemmer, "none") != 0) {
+    a->stemmer = sb_stemmer_new(a->cfg.stemmer, "UTF_8");
+    if (!a->stemmer) {
+      blend_analyzer_free(a);
+      return blend_seterr(err, BLEND_EINVAL,
+                          "unknown stemmer '%s' (use none, porter, english, french, german, ...)",
+                          cfg->stemmer);
+    }
+  }
+  *out = a;
+  return BLEND_OK;
+}
+
+void blend_analyzer_free(blend_analyzer *a) {
+  if (!a) return;
+  if (a->stemmer) sb_stemmer_delete(a->stemmer);
+  free(a->cps);
+  free(a);
+}
+
+/* NFKC + case fold s[0..n) into a->term; returns byte length or -1 when the
+** result does not fit a term. */
+static int normalize(blend_analyzer *a, const uint8_t *s, size_t n) {
+  int ascii = 1;
+  for (size_t i = 0; i < n; i++)
+    if (s[i] >= 0x80) {
+      ascii = 0;
+      break;
+    }
+  if (ascii) {
+    if (n > MAX_TERM_BYTES) return -1;
+    for (size_t i = 0; i < n; i++) {
+      uint8_t c = s[i];
+      a->term[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    a->term[n] = 0;
+    return (int)n;
+  }
+  if (n > MAX_TERM_BYTES) return -1;
+  const int opts = UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
+                   UTF8PROC_IGNORE;
+  for (;;) {
+    utf8proc_ssize_t r = utf8proc_decompose(s, (utf8proc_ssize_t)n, a->cps,
+                                            (utf8proc_ssize_t)a->cps_cap, opts);
+    if (r < 0) return -1;
+    if ((size_t)r > a->cps_cap) {
+      int32_t *p = realloc(a->cps, ((size_t)r + 16) * sizeof *p);
+      if (!p) return -1;
+      a->cps = p;
+      a->cps_cap = (size_t)r + 16;
+      continue;
+    }
+    r = utf8proc_normalize_utf32(a->cps, r, opts);
+    if (r < 0) return -1;
+    size_t out = 0;
+    for (utf8proc_ssize_t i = 0; i < r; i++) {
+      if (out + 4 > MAX_TERM_BYTES) return -1;
+      out += (size_t)utf8proc_encode_char(a->cps[i], (utf8proc_uint8_t *)a->term + out);
+    }
+    a->term[out] = 0;
+    return (int)out;
+  }
+}
+
+static size_t strip_possessive(const char *t, size_t n) {
+  if (n >= 3 && t[n - 1] == 's') {
+    if (t[n - 2] == '\'') return n - 2;
+    /* U+2019 ’ and U+FF07 ＇ */
+    if (n >= 5 && (uint8_t)t[n - 4] == 0xE2 && (uint8_t)t[n - 3] == 0x80 && (uint8_t)t[n - 2] == 0x99)
+      return n - 4;
+    if (n >= 5 && (uint8_t)t[n - 4] == 0xEF && (uint8_t)t[n - 3] == 0xBC && (uint8_t)t[n - 2] == 0x87)
+      return n - 4;
+  }
+  return n;
+}
+
+static int emit_word(blend_analyzer *a, const uint8_t *s, const seg_token *st, uint32_t *pos,
+                     blend_token_fn fn, void *ctx) {
+  int n = normalize(a, s + st->start, st->end - st->start);
+  uint32_t p = (*pos)++;
+  if (n <= 0) return 0;
+  size_t len = (size_t)n;
+  len = strip_possessive(a->term, len);
+  if (stopwords_contains(a->stop, a->term, len)) return 0;
+  const char *term = a->term;
+  if (a->stemmer) {
+    const sb_symbol *r = sb_stemmer_stem(a->stemmer, (const sb_symbol *)a->term, (int)len);
+    if (r) {
+      term = (const char *)r;
+      len = (size_t)sb_stemmer_length(a->stemmer);
+    } else {
+      a->term[len] = 0;
+    }
+  } else {
+    a->term[len] = 0;
+  }
+  if (len == 0) return 0;
+  blend_token t = {term, (uint32_t)len, p, (uint32_t)st->start, (uint32_t)st->end};
+  return fn(ctx, &t);
+}
+
+/* Emit one CJK unit (a character or a bigram spanning [start, end)). */
+static int emit_cjk(blend_analyzer *a, const uint8_t *s, size_t start, size_t end, uint32_t pos,
+                    blend_token_fn fn, void *ctx) {
+  int n = normalize(a, s + start, end - start);
+  if (n <= 0) return 0;
+  blend_token t = {a->term, (uint32_t)n, pos, (uint32_t)start, (uint32_t)end};
+  return fn(ctx, &t);
+}
+
+int blend_analyze(blend_analyzer *a, const char *text, size_t len, blend_token_fn fn, void *ctx) {
+  const uint8_t *s = (const uint8_t *)text;
+  size_t at = 0;
+  uint32_t pos = 0;
+  seg_token st;
+  int have = seg_next(s, len, &at, &st);
+  while (have) {
+    int rc;
+    if (st.kind == SEG_WORD) {
+      rc = emit_word(a, s, &st, &pos, fn, ctx);
+      if (rc) return rc;
+      have = seg_next(s, len, &at, &st);
+      continue;
+    }
+    /* a run of adjacent CJK characters */
+    seg_token prev = st;
+    int run = 1;
+    have = seg_next(s, len, &at, &st);
+    if (!a->cfg.cjk_bigrams) {
+      if ((rc = emit_cjk(a, s, prev.start, prev.end, pos++, fn, ctx))) return rc;
+      continue;
+    }
+    while (have && st.kind == SEG_CJK && st.start == prev.end) {
+      if ((rc = emit_cjk(a, s, prev.start, st.end, pos++, fn, ctx))) return rc;
+      prev = st;
+      run++;
+      have = seg_next(s, len, &at, &st);
+    }
+    if (run == 1 && (rc = emit_cjk(a, s, prev.start, prev.end, pos++, fn, ctx))) return rc;
+  }
+  return BLEND_OK;
+}

@@ -53,4 +53,23 @@ int wp_encode_pair(const wp_tokenizer *t, const char *a, size_t alen, const char
 int wp_tokenize(const wp_tokenizer *t, const char *text, size_t len, wp_encoding *out,
                 blend_error *err);
 
+/* wp_tokenize with options. max_pieces > 0 stops once this call has
+** appended that many pieces (the exact prefix of the full tokenization;
+** wp_encode uses it so long documents are not word-pieced past max_length).
+** WP_SIMPLE turns off the fast paths (ASCII shortcut, vocabulary-length cap
+** on candidate pieces): the simple twin that tests compare the fast path with. */
+#define WP_SIMPLE 1u
+int wp_tokenize_ex(const wp_tokenizer *t, const char *text, size_t len, uint32_t max_pieces,
+                   unsigned flags, wp_encoding *out, blend_error *err);
+
+/* Id of an exact token string, or -1 if it is not in the vocabulary. */
+int32_t wp_token_to_id(const wp_tokenizer *t, const char *tok, size_t len);
+/* Id of [PAD] (0 for BERT vocabularies; -1 if the vocabulary has none). */
+int32_t wp_pad_id(const wp_tokenizer *t);
+
+/* Invalid UTF-8 in text is never an error: each byte that does not start a
+** well-formed sequence (overlong forms, surrogates, > U+10FFFF, truncated
+** sequences) is read as U+FFFD, which text cleaning drops, as HF drops a
+** literal U+FFFD. So "ab\xffcd" tokenizes like "abcd". */
+
 #endif

@@ -239,44 +239,98 @@ int blend_searcher_snippet(blend_searcher *s, uint32_t doc, const char *field,
 
 /* ------------------------------------------------------------ evaluation */
 
+/* trec_eval-compatible evaluation (semantics of trec_eval 9.x, checked
+** against its source): qrels, runs, nDCG / recall / MRR / MAP / P. */
+
 typedef struct blend_qrels blend_qrels;
 typedef struct blend_run blend_run;
 
-/* Load TREC qrels ("qid 0 docid rel") or BEIR qrels TSV (with header
-** "query-id corpus-id score"). */
+/* Load relevance judgements. Formats (chosen by the first content line):
+**   TREC qrels  "qid iter docid rel" (whitespace separated, iter ignored);
+**   BEIR TSV    "query-id\tcorpus-id\tscore" after a header line (a first
+**               line of three tab-separated fields whose last is not an
+**               integer is taken as the header);
+**   3 columns   "qid docid rel" without header.
+** rel is an integer; rel > 0 is relevant and is the nDCG gain. Blank lines
+** and lines starting with '#' are skipped. A repeated (qid, docid) pair
+** replaces the earlier judgement: last one wins (trec_eval would refuse the
+** file). Errors name the file and line. */
 int blend_qrels_load(const char *path, blend_qrels **out, blend_error *err);
 void blend_qrels_free(blend_qrels *q);
+/* Queries in the qrels, in order of first appearance; i < queries. */
+uint32_t blend_qrels_queries(const blend_qrels *q);
+const char *blend_qrels_query_id(const blend_qrels *q, uint32_t i);
+/* Number of judged documents with rel > 0 for query i. */
+uint32_t blend_qrels_relevant(const blend_qrels *q, uint32_t i);
+/* Judgements that replaced an earlier one for the same (qid, docid). */
+uint64_t blend_qrels_duplicates(const blend_qrels *q);
+/* 1 and *rel (if non-NULL) when (qid, docid) is judged, else 0. */
+int blend_qrels_get(const blend_qrels *q, const char *qid, const char *docid, int *rel);
 
-/* An in-memory run: (qid, docid, score) triples. */
+/* An in-memory run: (qid, docid, score) triples. Adding a (qid, docid) pair
+** twice fails with BLEND_EINVAL (trec_eval rejects such runs too); so does
+** an empty id or a non-finite score. */
 int blend_run_new(blend_run **out, blend_error *err);
 int blend_run_add(blend_run *r, const char *qid, const char *docid,
                   double score, blend_error *err);
-/* Load a TREC run file ("qid Q0 docid rank score tag"). */
+/* Number of (qid, docid) triples. */
+size_t blend_run_size(const blend_run *r);
+/* Load a TREC run file ("qid Q0 docid rank score tag"; fields after the tag,
+** blank lines and '#' lines are ignored, as trec_eval does). The rank column
+** is ignored: ranking is always by score. A duplicate (qid, docid) is an
+** error naming both lines. */
 int blend_run_load(const char *path, blend_run **out, blend_error *err);
-/* Write in TREC format, ranked as trec_eval ranks (score desc, docid desc). */
+/* Write in TREC format, ranked as trec_eval ranks (score desc, then docid
+** in descending strcmp order), rank column 1..n, each score printed with
+** the fewest digits that read back as the same double. tag NULL = "blend".
+** Fails if an id contains whitespace. */
 int blend_run_write(const blend_run *r, const char *path, const char *tag,
                     blend_error *err);
 void blend_run_free(blend_run *r);
 
-/* Metric names: "ndcg@K", "recall@K", "mrr@K" (recip_rank cut at K),
-** "map@K", "p@K", also "ndcg", "map", "mrr" without cut. */
+/* Metric names: "ndcg@K", "recall@K", "mrr@K", "map@K", "p@K" and, without
+** cut, "ndcg", "recall", "mrr", "map" (K in 1..1e8). trec_eval spellings are
+** accepted too: ndcg_cut_K (or ndcg_cut.K), recall_K, P_K, map_cut_K,
+** recip_rank. Definitions (rank r counted from 1, rel from the qrels,
+** unjudged = 0; R = judged docs with rel > 0):
+**   ndcg@K   trec_eval ndcg_cut: sum_{r<=K, rel>0} rel/log2(r+1) over the
+**            same sum for the ideal ranking of all judged rel > 0 docs.
+**   recall@K relevant in top K / R (0 when R = 0).
+**   p@K      relevant in top K / K (missing ranks count as nonrelevant).
+**   map@K    trec_eval map_cut: sum of precision at each relevant rank
+**            <= K, divided by R.
+**   mrr@K    1/rank of the first relevant doc within the top K. trec_eval's
+**            recip_rank has no cut: "mrr" equals it; "mrr@10" is the
+**            BEIR-style cut version.
+** Returns the cutoff (0 when uncut) or BLEND_EINVAL for an unknown name. */
+int blend_eval_metric_cutoff(const char *name, uint32_t *cut, blend_error *err);
+
 typedef struct blend_eval_options {
-  int ignore_identical_ids; /* drop docs whose id equals the query id (BEIR) */
+  int ignore_identical_ids; /* drop run docs whose id equals the query id
+                               before ranking (BEIR option) */
 } blend_eval_options;
 
 typedef struct blend_eval_result blend_eval_result;
 
 /* Score run against qrels with trec_eval semantics: ranking by score desc,
-** ties broken by docid desc (as trec_eval sorts); relevance > 0 is relevant;
-** nDCG uses graded gains and log2 discounts; queries in qrels with no
-** results count as 0; queries without judgements are skipped. */
+** ties broken by docid desc (as trec_eval sorts); relevance > 0 is
+** relevant; nDCG uses graded gains and log2 discounts. Every query of the
+** qrels is evaluated and averaged, as `trec_eval -c` does: one missing
+** from the run (or with no results) scores 0 on every metric; one whose
+** judgements are all rel <= 0 is evaluated too and scores 0 (trec_eval
+** counts it as well). Run queries without judgements are skipped. */
 int blend_evaluate(const blend_qrels *q, const blend_run *r,
                    const char *const *metrics, size_t nmetrics,
                    const blend_eval_options *opts, blend_eval_result **out,
                    blend_error *err);
 uint32_t blend_eval_queries(const blend_eval_result *e);      /* evaluated */
+uint32_t blend_eval_matched(const blend_eval_result *e); /* ... with >= 1 run doc */
+uint32_t blend_eval_skipped(const blend_eval_result *e); /* run queries not in qrels */
+size_t blend_eval_metrics(const blend_eval_result *e);
+/* Canonical name of a metric ("ndcg@10", "mrr", ...). */
+const char *blend_eval_metric_name(const blend_eval_result *e, size_t metric);
 double blend_eval_mean(const blend_eval_result *e, size_t metric);
-/* Per-query values: i < blend_eval_queries(e). */
+/* Per-query values, in qrels order: i < blend_eval_queries(e). */
 const char *blend_eval_query_id(const blend_eval_result *e, uint32_t i);
 double blend_eval_value(const blend_eval_result *e, uint32_t i, size_t metric);
 void blend_eval_free(blend_eval_result *e);

@@ -1,0 +1,115 @@
+/*
+** index.h — internal view of an opened index: segments (memory-mapped,
+** validated at open), the term dictionary, postings cursors and stored
+** fields. Shared by the search module.
+*/
+#ifndef BLEND_INDEX_INDEX_H
+#define BLEND_INDEX_INDEX_H
+
+#include <stdint.h>
+
+#include "blend.h"
+#include "index/format.h"
+#include "util/util.h"
+
+#define DOC_END UINT32_MAX
+
+typedef struct section_ref {
+  const uint8_t *p;
+  uint64_t len;
+} section_ref;
+
+typedef struct segment {
+  char path[4096];
+  mapped_file mf;
+  uint32_t ndocs;
+  uint32_t base;             /* first global doc number */
+  uint32_t nfields;
+  int positions;
+  char field_names[MAX_FIELDS][32];
+  uint64_t sum_dl[MAX_FIELDS];
+  uint32_t docs_with[MAX_FIELDS];
+  const uint8_t *norms[MAX_FIELDS];
+  section_ref termdict, termindex, postings, positions_sec, ids, store, storeindex;
+  uint32_t td_blocks;
+  uint32_t store_blocks;
+} segment;
+
+struct blend_index {
+  char dir[4096];
+  blend_analyzer_config analyzer;
+  int positions;
+  uint64_t generation;
+  segment *segs;
+  uint32_t nsegs;
+  uint32_t ndocs;
+  uint32_t nfields;
+  char field_names[MAX_FIELDS][32];
+  uint64_t sum_dl[MAX_FIELDS];
+  uint64_t docs_with[MAX_FIELDS];
+  uint64_t bytes_on_disk;
+};
+
+/* A term's dictionary entry within one segment. */
+typedef struct term_entry {
+  uint32_t df;
+  uint64_t cf;
+  uint64_t post_off, post_len;
+  uint64_t pos_off, pos_len;
+  uint32_t max_tf;
+  uint8_t min_norm;
+} term_entry;
+
+int segment_open(segment *s, const char *path, blend_error *err);
+void segment_close(segment *s);
+/* Look up field+term; 1 found, 0 absent, -1 corrupt. */
+int segment_term(const segment *s, uint32_t field, const char *term, size_t len, term_entry *te);
+/* Field index by name in the index (-1 if absent). */
+int index_field(const blend_index *ix, const char *name);
+
+/* ---- postings cursor over one term in one segment (doc ids local) */
+typedef struct pcursor {
+  const segment *seg;
+  term_entry te;
+  const uint8_t *skip;   /* nblocks × SKIP_ENTRY, NULL when one block */
+  const uint8_t *data, *data_end;
+  const uint8_t *pos_base, *pos_end;
+  uint32_t nblocks, block;
+  uint32_t n, i;         /* docs in the current block, index of current */
+  uint32_t doc;          /* current doc, DOC_END when exhausted */
+  int corrupt;
+  const uint8_t *freq_ptr;
+  int tfs_ready;
+  const uint8_t *pos_ptr; /* positions of doc index pos_i in this block */
+  uint32_t pos_i;
+  uint32_t docs[BLOCK];
+  uint32_t tfs[BLOCK];
+} pcursor;
+
+void pcursor_init(pcursor *c, const segment *s, const term_entry *te);
+/* Move to the first doc ≥ target (target > current). */
+void pcursor_advance(pcursor *c, uint32_t target);
+static inline void pcursor_next(pcursor *c) {
+  if (c->i + 1 < c->n) c->doc = c->docs[++c->i];
+  else pcursor_advance(c, c->doc + 1);
+}
+uint32_t pcursor_tf(pcursor *c);
+/* Positions of the current doc into out (cap entries); returns count. */
+uint32_t pcursor_positions(pcursor *c, uint32_t *out, uint32_t cap);
+/* Block-max support: the last doc and (max tf, min norm) of the block that
+** contains target, without decoding it. Returns 0 past the end. */
+int pcursor_block_bound(pcursor *c, uint32_t target, uint32_t *last_doc, uint32_t *max_tf,
+                        uint8_t *min_norm);
+
+/* ---- stored fields */
+typedef struct store_scratch {
+  bbuf raw;           /* decompressed block */
+  uint32_t seg, block; /* which block raw holds (UINT32_MAX = none) */
+  int valid;
+} store_scratch;
+
+int segment_doc_id(const segment *s, uint32_t doc, const char **id, size_t *len);
+int segment_doc_field(const segment *s, store_scratch *sc, uint32_t segno, uint32_t doc,
+                      uint32_t field, const char **text, size_t *len, blend_error *err);
+
+#endif

@@ -1,0 +1,263 @@
+/*
+** segment.c — opens one segment file: maps it, checks the header, the
+** section table (every section inside the file, checksums match) and the
+** per-field metadata, so later reads only need cheap bounds checks. Also
+** the term dictionary lookup and the stored-field reader.
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include <zstd.h>
+
+#include "index/index.h"
+
+#define BAD(...) blend_seterr(err, BLEND_ECORRUPT, __VA_ARGS__)
+
+int segment_open(segment *s, const char *path, blend_error *err) {
+  memset(s, 0, sizeof *s);
+  snprintf(s->path, sizeof s->path, "%s", path);
+  int rc = file_map(path, &s->mf, err);
+  if (rc) return rc;
+  const uint8_t *p = s->mf.data;
+  size_t size = s->mf.size;
+  if (size < SEG_HEADER_SIZE || memcmp(p, SEG_MAGIC, 8) != 0) {
+    rc = BAD("%s: not a blend segment (bad magic)", path);
+    goto fail;
+  }
+  if (rd_u32(p + 8) != SEG_VERSION) {
+    rc = BAD("%s: unsupported segment version %u", path, rd_u32(p + 8));
+    goto fail;
+  }
+  s->ndocs = rd_u32(p + 12);
+  s->nfields = rd_u32(p + 16);
+  uint32_t nsec = rd_u32(p + 20);
+  s->positions = rd_u32(p + 24) & 1;
+  if (s->nfields == 0 || s->nfields > MAX_FIELDS || nsec > 64 ||
+      SEG_HEADER_SIZE + (uint64_t)nsec * SEG_SECTION_SIZE > size) {
+    rc = BAD("%s: bad header (fields %u, sections %u)", path, s->nfields, nsec);
+    goto fail;
+  }
+  section_ref fields = {0};
+  for (uint32_t i = 0; i < nsec; i++) {
+    const uint8_t *e = p + SEG_HEADER_SIZE + (size_t)i * SEG_SECTION_SIZE;
+    uint32_t kind = rd_u32(e), field = rd_u32(e + 4);
+    uint64_t off = rd_u64(e + 8), len = rd_u64(e + 16);
+    uint32_t crc = rd_u32(e + 24);
+    if (off > size || len > size - off || size - off - len < SEG_PAD) {
+      rc = BAD("%s: section %u (kind %u) lies outside the file", path, i, kind);
+      goto fail;
+    }
+    section_ref r = {p + off, len};
+    if (crc32c(0, r.p, r.len) != crc) {
+      rc = BAD("%s: checksum mismatch in section %u (kind %u)", path, i, kind);
+      goto fail;
+    }
+    switch (kind) {
+      case SEC_FIELDS: fields = r; break;
+      case SEC_NORMS:
+        if (field >= s->nfields || len != s->ndocs) {
+          rc = BAD("%s: norms section for field %u has %llu bytes, want %u", path, field,
+                   (unsigned long long)len, s->ndocs);
+          goto fail;
+        }
+        s->norms[field] = r.p;
+        break;
+      case SEC_TERMDICT: s->termdict = r; break;
+      case SEC_TERMINDEX: s->termindex = r; break;
+      case SEC_POSTINGS: s->postings = r; break;
+      case SEC_POSITIONS: s->positions_sec = r; break;
+      case SEC_IDS: s->ids = r; break;
+      case SEC_STORE: s->store = r; break;
+      case SEC_STOREINDEX: s->storeindex = r; break;
+      default: break; /* unknown sections from newer minor versions are skipped */
+    }
+  }
+  /* fields */
+  const uint8_t *q = fields.p, *end = fields.p + fields.len;
+  for (uint32_t f = 0; f < s->nfields; f++) {
+    if (!q || end - q < 2) goto badfields;
+    uint32_t nl = (uint32_t)q[0] | (uint32_t)q[1] << 8;
+    q += 2;
+    if (nl == 0 || nl > 31 || (size_t)(end - q) < nl + 12u) goto badfields;
+    memcpy(s->field_names[f], q, nl);
+    s->field_names[f][nl] = 0;
+    q += nl;
+    s->sum_dl[f] = rd_u64(q);
+    s->docs_with[f] = rd_u32(q + 8);
+    q += 12;
+    if (!s->norms[f] && s->ndocs) goto badfields;
+  }
+  if (!s->termindex.p || s->termindex.len < 4) {
+    rc = BAD("%s: missing term index", path);
+    goto fail;
+  }
+  s->td_blocks = rd_u32(s->termindex.p);
+  if ((uint64_t)s->td_blocks * 4 + 4 != s->termindex.len) {
+    rc = BAD("%s: term index size mismatch", path);
+    goto fail;
+  }
+  for (uint32_t b = 0; b < s->td_blocks; b++)
+    if (rd_u32(s->termindex.p + 4 + 4 * (size_t)b) >= s->termdict.len) {
+      rc = BAD("%s: term index entry %u out of range", path, b);
+      goto fail;
+    }
+  if (!s->ids.p || s->ids.len < 4 * ((uint64_t)s->ndocs + 1) ||
+      rd_u32(s->ids.p + 4 * (size_t)s->ndocs) != s->ids.len - 4 * ((uint64_t)s->ndocs + 1)) {
+    rc = BAD("%s: document id section is inconsistent", path);
+    goto fail;
+  }
+  for (uint32_t d = 0; d < s->ndocs; d++)
+    if (rd_u32(s->ids.p + 4 * (size_t)d) > rd_u32(s->ids.p + 4 * (size_t)d + 4)) {
+      rc = BAD("%s: document id offsets not increasing at doc %u", path, d);
+      goto fail;
+    }
+  if (!s->storeindex.p || s->storeindex.len < 12) {
+    rc = BAD("%s: missing stored-field index", path);
+    goto fail;
+  }
+  s->store_blocks = rd_u32(s->storeindex.p);
+  if ((uint64_t)s->store_blocks * 16 + 12 != s->storeindex.len) {
+    rc = BAD("%s: stored-field index size mismatch", path);
+    goto fail;
+  }
+  return BLEND_OK;
+badfields:
+  rc = BAD("%s: field table is malformed", path);
+fail:
+  file_unmap(&s->mf);
+  return rc;
+}
+
+void segment_close(segment *s) { file_unmap(&s->mf); }
+
+/* Decode one dictionary entry at *p into key (prefix-shared with the
+** previous key in keybuf/keylen). Returns -1 when malformed. */
+static int read_entry(const uint8_t **pp, const uint8_t *end, char *keybuf, uint32_t *keylen,
+                      term_entry *te) {
+  uint64_t shared, suffix, df, cfx, po, pl, xo, xl, mt;
+  if (varint_read(pp, end, &shared) || varint_read(pp, end, &suffix)) return -1;
+  if (shared > *keylen || shared + suffix > MAX_TERM + 1 || suffix > (uint64_t)(end - *pp)) return -1;
+  memcpy(keybuf + shared, *pp, suffix);
+  *pp += suffix;
+  *keylen = (uint32_t)(shared + suffix);
+  if (varint_read(pp, end, &df) || varint_read(pp, end, &cfx) || varint_read(pp, end, &po) ||
+      varint_read(pp, end, &pl) || varint_read(pp, end, &xo) || varint_read(pp, end, &xl) ||
+      varint_read(pp, end, &mt) || *pp >= end)
+    return -1;
+  te->df = (uint32_t)df;
+  te->cf = df + cfx;
+  te->post_off = po;
+  te->post_len = pl;
+  te->pos_off = xo;
+  te->pos_len = xl;
+  te->max_tf = (uint32_t)mt;
+  te->min_norm = *(*pp)++;
+  return 0;
+}
+
+static int keycmp(const char *a, uint32_t alen, const char *b, uint32_t blen) {
+  uint32_t n = alen < blen ? alen : blen;
+  int c = memcmp(a, b, n);
+  if (c) return c;
+  return alen < blen ? -1 : alen > blen;
+}
+
+int segment_term(const segment *s, uint32_t field, const char *term, size_t len, term_entry *te) {
+  if (len > MAX_TERM || s->td_blocks == 0) return 0;
+  char key[MAX_TERM + 2], cur[MAX_TERM + 2];
+  key[0] = (char)field;
+  memcpy(key + 1, term, len);
+  uint32_t klen = (uint32_t)len + 1;
+  const uint8_t *td = s->termdict.p, *end = td + s->termdict.len;
+  /* binary search the last block whose first key ≤ key */
+  uint32_t lo = 0, hi = s->td_blocks;
+  while (hi - lo > 1) {
+    uint32_t mid = (lo + hi) / 2;
+    const uint8_t *p = td + rd_u32(s->termindex.p + 4 + 4 * (size_t)mid);
+    uint32_t clen = 0;
+    term_entry tmp;
+    if (read_entry(&p, end, cur, &clen, &tmp)) return -1;
+    if (keycmp(cur, clen, key, klen) <= 0) lo = mid;
+    else hi = mid;
+  }
+  const uint8_t *p = td + rd_u32(s->termindex.p + 4 + 4 * (size_t)lo);
+  uint32_t clen = 0;
+  for (int i = 0; i < TD_BLOCK && p < end; i++) {
+    if (read_entry(&p, end, cur, &clen, te)) return -1;
+    int c = keycmp(cur, clen, key, klen);
+    if (c == 0) {
+      if (te->df == 0 || te->df > s->ndocs || te->post_off > s->postings.len ||
+          te->post_len > s->postings.len - te->post_off || te->pos_off > s->positions_sec.len ||
+          te->pos_len > s->positions_sec.len - te->pos_off)
+        return -1;
+      return 1;
+    }
+    if (c > 0) return 0;
+  }
+  return 0;
+}
+
+int segment_doc_id(const segment *s, uint32_t doc, const char **id, size_t *len) {
+  if (doc >= s->ndocs) return BLEND_ENOTFOUND;
+  uint32_t a = rd_u32(s->ids.p + 4 * (size_t)doc), b = rd_u32(s->ids.p + 4 * (size_t)doc + 4);
+  *id = (const char *)s->ids.p + 4 * ((size_t)s->ndocs + 1) + a;
+  *len = b - a;
+  return BLEND_OK;
+}
+
+static int load_store_block(const segment *s, store_scratch *sc, uint32_t segno, uint32_t b,
+                            blend_error *err) {
+  if (sc->valid && sc->seg == segno && sc->block == b) return BLEND_OK;
+  const uint8_t *e = s->storeindex.p + 4 + 16 * (size_t)b;
+  uint64_t off = rd_u64(e + 4);
+  uint32_t rawlen = rd_u32(e + 12);
+  uint64_t next = b + 1 < s->store_blocks ? rd_u64(e + 16 + 4) : rd_u64(s->storeindex.p + 4 + 16 * (size_t)s->store_blocks);
+  if (off > next || next > s->store.len || rawlen > (1u << 30))
+    return blend_seterr(err, BLEND_ECORRUPT, "%s: stored-field block %u out of range", s->path, b);
+  sc->valid = 0;
+  sc->raw.len = 0;
+  if (bbuf_reserve(&sc->raw, rawlen + 1)) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
+  size_t got = ZSTD_decompress(sc->raw.data, rawlen, s->store.p + off, next - off);
+  if (ZSTD_isError(got) || got != rawlen)
+    return blend_seterr(err, BLEND_ECORRUPT, "%s: stored-field block %u does not decompress", s->path, b);
+  sc->raw.len = rawlen;
+  sc->seg = segno;
+  sc->block = b;
+  sc->valid = 1;
+  return BLEND_OK;
+}
+
+int segment_doc_field(const segment *s, store_scratch *sc, uint32_t segno, uint32_t doc,
+                      uint32_t field, const char **text, size_t *len, blend_error *err) {
+  if (doc >= s->ndocs) return blend_seterr(err, BLEND_ENOTFOUND, "no document %u", doc);
+  /* the block whose first_doc ≤ doc, by binary search */
+  uint32_t lo = 0, hi = s->store_blocks;
+  if (hi == 0) return blend_seterr(err, BLEND_ECORRUPT, "%s: no stored fields", s->path);
+  while (hi - lo > 1) {
+    uint32_t mid = (lo + hi) / 2;
+    if (rd_u32(s->storeindex.p + 4 + 16 * (size_t)mid) <= doc) lo = mid;
+    else hi = mid;
+  }
+  int rc = load_store_block(s, sc, segno, lo, err);
+  if (rc) return rc;
+  uint32_t first = rd_u32(s->storeindex.p + 4 + 16 * (size_t)lo);
+  const uint8_t *p = sc->raw.data, *end = p + sc->raw.len;
+  for (uint32_t d = first; d <= doc; d++) {
+    uint64_t nf;
+    if (varint_read(&p, end, &nf) || nf > MAX_FIELDS) goto bad;
+    for (uint64_t f = 0; f < nf; f++) {
+      uint64_t fid, l;
+      if (varint_read(&p, end, &fid) || varint_read(&p, end, &l) || l > (uint64_t)(end - p)) goto bad;
+      if (d == doc && fid == field) {
+        *text = (const char *)p;
+        *len = l;
+        return BLEND_OK;
+      }
+      p += l;
+    }
+  }
+  return blend_seterr(err, BLEND_ENOTFOUND, "document has no field '%s'",
+                      field < s->nfields ? s->field_names[field] : "?");
+bad:
+  return blend_seterr(err, BLEND_ECORRUPT, "%s: stored fields of doc %u are malformed", s->path, doc);
+}

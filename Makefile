@@ -58,6 +58,9 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(HARNESS) $(BUILD)/libblend.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(HARNESS) $(BUILD)/libblend.a $(LIBS)
 
+$(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libblend.a
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libblend.a $(LIBS)
+
 tests: $(TEST_BIN) $(BUILD)/blend
 
 deps:

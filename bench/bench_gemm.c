@@ -1,0 +1,148 @@
+/*
+** bench_gemm.c — throughput of the encoder's linear layers: cblas_sgemm vs
+** blend's f32_linear vs q8_linear (int8 VNNI), at 1 and 2 threads, on
+** MiniLM-L6 shapes, plus the machine's measured f32 FMA and int8 VNNI peaks
+** (tight register-only loops) so each figure reads as a fraction of peak.
+**
+**   build/release/bench_gemm [reps]      (median of reps runs, default 7)
+**
+** OpenBLAS threads are set with openblas_set_num_threads; ours are the
+** nthreads argument. GFLOP/s counts 2·rows·in·out for every path (int8
+** multiply-adds counted the same way, "GOP/s").
+*/
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "encoder/quant.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+void openblas_set_num_threads(int n);
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_d);
+  return v[n / 2];
+}
+
+/* Peak throughput of one instruction: 12 independent register chains
+** (more than latency × throughput) in a hand-written loop, so nothing but
+** the instruction itself is measured. Returns instructions per second. */
+#if defined(__AVX512F__)
+#define PEAK_LOOP(INSN)                                                        \
+  __asm__ volatile("vpxord %%zmm0, %%zmm0, %%zmm0\n\t"                        \
+                   "vmovdqa64 %%zmm0, %%zmm1\n\t"                              \
+                   "1:\n\t" INSN(0) INSN(1) INSN(2) INSN(3) INSN(4) INSN(5)    \
+                   INSN(6) INSN(7) INSN(8) INSN(9) INSN(10) INSN(11)          \
+                   "dec %0\n\t"                                               \
+                   "jnz 1b\n\t"                                               \
+                   : "+r"(iters)                                              \
+                   :                                                          \
+                   : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",  \
+                     "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",       \
+                     "xmm13", "cc")
+#define FMA_I(r) "vfmadd231ps %%zmm12, %%zmm13, %%zmm" #r "\n\t"
+#define DPB_I(r) "vpdpbusd %%zmm12, %%zmm13, %%zmm" #r "\n\t"
+#endif
+
+static double peak_fma(void) {
+#if defined(__AVX512F__)
+  long n = 50000000, iters = n;
+  double t = now();
+  PEAK_LOOP(FMA_I);
+  t = now() - t;
+  return 2.0 * 16 * 12 * n / t / 1e9; /* 16 lanes × 2 flops */
+#else
+  return 0;
+#endif
+}
+
+static double peak_vnni(void) {
+#if defined(__AVX512VNNI__)
+  long n = 50000000, iters = n;
+  double t = now();
+  PEAK_LOOP(DPB_I);
+  t = now() - t;
+  return 128.0 * 12 * n / t / 1e9; /* 64 u8×s8 multiply-adds × 2 ops */
+#else
+  return 0;
+#endif
+}
+
+typedef struct shape {
+  const char *name;
+  uint32_t rows, in, out;
+} shape;
+
+int main(int argc, char **argv) {
+  int reps = argc > 1 ? atoi(argv[1]) : 7;
+  if (reps < 1) reps = 1;
+  double pf = peak_fma(), pv = peak_vnni();
+  printf("peak f32 FMA (1 core): %.1f GFLOP/s; peak int8 vpdpbusd (1 core): %.1f GOP/s\n", pf, pv);
+  shape shapes[] = {
+      {"qkv  4096x384->1152", 4096, 384, 1152}, {"attn 4096x384->384", 4096, 384, 384},
+      {"ffn1 4096x384->1536", 4096, 384, 1536}, {"ffn2 4096x1536->384", 4096, 1536, 384},
+      {"qkv  12x384->1152", 12, 384, 1152},     {"ffn2 12x1536->384", 12, 1536, 384},
+  };
+  printf("%-22s %3s %10s %10s %10s %8s %8s\n", "shape", "thr", "sgemm", "f32_lin", "q8", "q8/sg",
+         "sg%pk");
+  for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+    shape sh = shapes[s];
+    size_t nx = (size_t)sh.rows * sh.in, nw = (size_t)sh.out * sh.in, ny = (size_t)sh.rows * sh.out;
+    float *x = malloc(nx * 4), *W = malloc(nw * 4), *b = malloc(sh.out * 4), *y = malloc(ny * 4);
+    srand(1);
+    for (size_t i = 0; i < nx; i++) x[i] = (float)rand() / RAND_MAX - 0.5f;
+    for (size_t i = 0; i < nw; i++) W[i] = ((float)rand() / RAND_MAX - 0.5f) * 0.1f;
+    for (size_t i = 0; i < sh.out; i++) b[i] = 0.01f * (float)i;
+    q8_matrix q;
+    f32_packed fp;
+    if (q8_quantize(W, sh.out, sh.in, &q, NULL) || f32_pack(W, sh.out, sh.in, &fp, NULL)) return 1;
+    double flop = 2.0 * sh.rows * sh.in * sh.out;
+    /* small shapes run many times per sample to get above timer noise */
+    int inner = sh.rows < 256 ? 200 : 1;
+    for (int thr = 1; thr <= 2; thr++) {
+      double t_sg[64], t_f[64], t_q[64];
+      int n = reps > 64 ? 64 : reps;
+      openblas_set_num_threads(thr);
+      for (int r = 0; r <= n; r++) { /* r == 0 is warm-up */
+        double t = now();
+        for (int i = 0; i < inner; i++) {
+          for (uint32_t rr = 0; rr < sh.rows; rr++) memcpy(y + (size_t)rr * sh.out, b, sh.out * 4);
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)sh.rows, (int)sh.out,
+                      (int)sh.in, 1.0f, x, (int)sh.in, W, (int)sh.in, 1.0f, y, (int)sh.out);
+        }
+        if (r) t_sg[r - 1] = (now() - t) / inner;
+        t = now();
+        for (int i = 0; i < inner; i++) f32_linear(x, sh.rows, &fp, b, y, (unsigned)thr);
+        if (r) t_f[r - 1] = (now() - t) / inner;
+        t = now();
+        for (int i = 0; i < inner; i++) q8_linear(x, sh.rows, &q, b, y, (unsigned)thr);
+        if (r) t_q[r - 1] = (now() - t) / inner;
+      }
+      double gs = flop / median(t_sg, n) / 1e9, gf = flop / median(t_f, n) / 1e9,
+             gq = flop / median(t_q, n) / 1e9;
+      printf("%-22s %3d %10.1f %10.1f %10.1f %7.2fx %7.0f%%\n", sh.name, thr, gs, gf, gq, gq / gs,
+             100.0 * gs / (pf * thr));
+    }
+    q8_free(&q);
+    f32_packed_free(&fp);
+    free(x), free(W), free(b), free(y);
+  }
+  return 0;
+}

@@ -1,0 +1,502 @@
+/*
+** quant.c — int8 linear layers: weight quantization and packing, per-row
+** activation quantization, the AVX-512 VNNI GEMM kernel (u8×s8 → s32 via
+** vpdpbusd), its portable fallback, the scalar twin and work splitting.
+** See quant.h for the math; every path below computes the same integers.
+*/
+#include "encoder/quant.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/util.h"
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
+#define Q8_VNNI 1
+#include <immintrin.h>
+#else
+#define Q8_VNNI 0
+#endif
+
+/* Register tile of the VNNI kernel: MR rows × NV 16-channel blocks, 24 of
+** the 32 zmm registers as accumulators. MC rows of activations are
+** quantized at a time (MC × in_pad bytes stays in L2). */
+enum { MR = 6, NV = 4, MC = 96 };
+
+static uint32_t round_up(uint32_t v, uint32_t m) { return (v + m - 1) / m * m; }
+
+static void *alloc64(size_t n) {
+  void *p = NULL;
+  if (n == 0) n = 64;
+  if (posix_memalign(&p, 64, (n + 63) & ~(size_t)63) != 0) return NULL;
+  return p;
+}
+
+/* ------------------------------------------------------------ weights */
+
+void q8_free(q8_matrix *q) {
+  if (!q) return;
+  free(q->w);
+  free(q->scale);
+  free(q->wsum);
+  memset(q, 0, sizeof *q);
+}
+
+int q8_quantize(const float *W, uint32_t out, uint32_t in, q8_matrix *q, blend_error *err) {
+  memset(q, 0, sizeof *q);
+  if (!W || out == 0 || in == 0)
+    return blend_seterr(err, BLEND_EINVAL, "q8_quantize: empty weight matrix [%u, %u]", out, in);
+  /* in <= 65536 keeps every int32 sum of u8·s8 products (<= 255·127·in) exact. */
+  if (out > (1u << 24) || in > 65536)
+    return blend_seterr(err, BLEND_EINVAL, "q8_quantize: weight matrix [%u, %u] too large", out, in);
+  uint32_t out_pad = round_up(out, 16), in_pad = round_up(in, 4);
+  q->w = alloc64((size_t)out_pad * in_pad);
+  q->scale = alloc64(sizeof(float) * out_pad);
+  q->wsum = alloc64(sizeof(int32_t) * out_pad);
+  if (!q->w || !q->scale || !q->wsum) {
+    q8_free(q);
+    return blend_seterr(err, BLEND_ENOMEM, "q8_quantize: out of memory for [%u, %u]", out, in);
+  }
+  memset(q->w, 0, (size_t)out_pad * in_pad);
+  memset(q->scale, 0, sizeof(float) * out_pad);
+  memset(q->wsum, 0, sizeof(int32_t) * out_pad);
+  q->out = out;
+  q->in = in;
+  q->out_pad = out_pad;
+  q->in_pad = in_pad;
+  for (uint32_t n = 0; n < out; n++) {
+    const float *row = W + (size_t)n * in;
+    float amax = 0.0f;
+    for (uint32_t k = 0; k < in; k++) {
+      if (!isfinite(row[k])) {
+        q8_free(q);
+        return blend_seterr(err, BLEND_EINVAL,
+                            "q8_quantize: non-finite weight at row %u, column %u", n, k);
+      }
+      float a = fabsf(row[k]);
+      if (a > amax) amax = a;
+    }
+    if (amax == 0.0f) continue; /* scale 0, weights 0: output is the bias */
+    float inv = 127.0f / amax;
+    int8_t *blk = q->w + (size_t)(n >> 4) * in_pad * 16 + (n & 15) * 4;
+    int32_t sum = 0;
+    for (uint32_t k = 0; k < in; k++) {
+      float v = nearbyintf(row[k] * inv);
+      if (v > 127.0f) v = 127.0f;
+      if (v < -127.0f) v = -127.0f;
+      int8_t w8 = (int8_t)v;
+      blk[(size_t)(k >> 2) * 64 + (k & 3)] = w8;
+      sum += w8;
+    }
+    q->scale[n] = amax / 127.0f;
+    q->wsum[n] = sum;
+  }
+  return 0;
+}
+
+/* -------------------------------------------------------- activations */
+
+static void params_from_range(float mn, float mx, float *scale, float *inv, int32_t *zp) {
+  if (mn > 0.0f) mn = 0.0f;
+  if (mx < 0.0f) mx = 0.0f;
+  float range = mx - mn;
+  if (!(range > 0.0f)) { /* all zeros (or NaN): everything maps to zp 0 */
+    *scale = 1.0f;
+    *inv = 1.0f;
+    *zp = 0;
+    return;
+  }
+  float s = range / 255.0f, iv = 1.0f / s;
+  float z = nearbyintf(-mn * iv);
+  z = fmaxf(z, 0.0f); /* fmaxf/fminf also turn NaN (from inf ranges) into a bound */
+  z = fminf(z, 255.0f);
+  *scale = s;
+  *inv = iv;
+  *zp = (int32_t)z;
+}
+
+void q8_row_params(const float *x, uint32_t n, float *scale, float *inv, int32_t *zp) {
+  float mn = 0.0f, mx = 0.0f;
+  for (uint32_t k = 0; k < n; k++) {
+    if (x[k] < mn) mn = x[k];
+    if (x[k] > mx) mx = x[k];
+  }
+  params_from_range(mn, mx, scale, inv, zp);
+}
+
+/* u = nearbyint(clamp(x·inv, −zp, 255−zp)) + zp: clamping before rounding
+** to integer bounds equals clamping after, and keeps the conversion defined;
+** NaN compares false and becomes the lower bound. */
+void q8_quantize_row_ref(const float *x, uint32_t n, float inv, int32_t zp, uint8_t *u) {
+  float lo = (float)-zp, hi = (float)(255 - zp);
+  for (uint32_t k = 0; k < n; k++) {
+    float v = x[k] * inv;
+    v = v > lo ? v : lo;
+    v = v < hi ? v : hi;
+    u[k] = (uint8_t)((int32_t)nearbyintf(v) + zp);
+  }
+}
+
+/* Quantize rows [r0, r0+nr) of x into A (stride in_pad, zero padded). */
+static void quantize_rows(const float *x, uint32_t in, uint32_t in_pad, uint32_t r0, uint32_t nr,
+                          uint8_t *A, float *sx, int32_t *zp) {
+  for (uint32_t i = 0; i < nr; i++) {
+    const float *xr = x + (size_t)(r0 + i) * in;
+    uint8_t *ar = A + (size_t)i * in_pad;
+    float inv;
+#if Q8_VNNI
+    __m512 vmn = _mm512_setzero_ps(), vmx = _mm512_setzero_ps();
+    uint32_t k = 0;
+    for (; k + 16 <= in; k += 16) {
+      __m512 v = _mm512_loadu_ps(xr + k);
+      vmn = _mm512_min_ps(v, vmn); /* NaN in v yields the second operand */
+      vmx = _mm512_max_ps(v, vmx);
+    }
+    if (k < in) {
+      __mmask16 m = (__mmask16)((1u << (in - k)) - 1);
+      __m512 v = _mm512_maskz_loadu_ps(m, xr + k);
+      vmn = _mm512_min_ps(v, vmn);
+      vmx = _mm512_max_ps(v, vmx);
+    }
+    params_from_range(_mm512_reduce_min_ps(vmn), _mm512_reduce_max_ps(vmx), &sx[i], &inv, &zp[i]);
+    __m512 vinv = _mm512_set1_ps(inv);
+    __m512 lo = _mm512_set1_ps((float)-zp[i]), hi = _mm512_set1_ps((float)(255 - zp[i]));
+    __m512i vzp = _mm512_set1_epi32(zp[i]);
+    for (k = 0; k < in; k += 16) {
+      uint32_t left = in - k;
+      __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+      __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, xr + k), vinv);
+      v = _mm512_max_ps(v, lo); /* NaN → lo, as in the scalar twin */
+      v = _mm512_min_ps(v, hi);
+      __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), vzp);
+      _mm_mask_storeu_epi8(ar + k, m, _mm512_cvtepi32_epi8(q));
+    }
+#else
+    q8_row_params(xr, in, &sx[i], &inv, &zp[i]);
+    q8_quantize_row_ref(xr, in, inv, zp[i], ar);
+#endif
+    for (uint32_t kk = in; kk < in_pad; kk++) ar[kk] = 0;
+  }
+}
+
+/* ------------------------------------------------------------ kernels */
+
+#if Q8_VNNI
+/* acc[i][j] (16 channels of block j for row i) = Σ_g u·q − zp_i·wsum, then
+** y = (float)acc · (sx_i·sw) + b with fmadd, as the scalar twin's fmaf. */
+static inline __attribute__((always_inline)) void
+kernel_vnni(const uint8_t *A, size_t lda, const int8_t *B, size_t bstride, uint32_t ngroups,
+            const int mr, const int nv, const float *sx, const int32_t *zp,
+            const q8_matrix *q, uint32_t n0, const float *bias, float *y, size_t ldy) {
+  __m512i acc[MR][NV];
+#pragma GCC unroll 8
+  for (int j = 0; j < nv; j++) {
+    __m512i ws = _mm512_load_si512((const void *)(q->wsum + n0 + 16 * j));
+#pragma GCC unroll 8
+    for (int i = 0; i < mr; i++) acc[i][j] = _mm512_mullo_epi32(_mm512_set1_epi32(-zp[i]), ws);
+  }
+  for (uint32_t g = 0; g < ngroups; g++) {
+    __m512i b[NV];
+#pragma GCC unroll 8
+    for (int j = 0; j < nv; j++) b[j] = _mm512_load_si512((const void *)(B + j * bstride + (size_t)g * 64));
+#pragma GCC unroll 8
+    for (int i = 0; i < mr; i++) {
+      int32_t a4;
+      memcpy(&a4, A + i * lda + (size_t)g * 4, 4);
+      __m512i a = _mm512_set1_epi32(a4);
+#pragma GCC unroll 8
+      for (int j = 0; j < nv; j++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], a, b[j]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < nv; j++) {
+    uint32_t n = n0 + 16 * (uint32_t)j;
+    uint32_t left = q->out - n;
+    __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+    __m512 sw = _mm512_load_ps(q->scale + n);
+    __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + n) : _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int i = 0; i < mr; i++) {
+      __m512 s = _mm512_mul_ps(_mm512_set1_ps(sx[i]), sw);
+      __m512 r = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i][j]), s, bv);
+      _mm512_mask_storeu_ps(y + i * ldy + n, m, r);
+    }
+  }
+}
+
+/* The full 6×4 tile, the hot path, in assembly: GCC 12 spills the 24
+** accumulators of the intrinsic version to the stack. zmm0..23 accumulate
+** row i, block j in zmm(4i+j); zmm24..27 hold the four weight blocks of a
+** 4-byte input group, zmm28 the broadcast activations. Sums start at zero;
+** the epilogue subtracts zp·wsum (exact integer arithmetic either way). */
+static void tile_6x4(const uint8_t *A, size_t lda, const int8_t *B, size_t bstride,
+                     uint32_t ngroups, int32_t *C /* [24][16], 64-aligned */) {
+  const uint8_t *A3 = A + 3 * lda;
+  size_t lda2 = 2 * lda, bs3 = 3 * bstride;
+  size_t n = ngroups;
+  __asm__ volatile(
+      "vpxord %%zmm0, %%zmm0, %%zmm0\n\t"
+      "vmovdqa64 %%zmm0, %%zmm1\n\t vmovdqa64 %%zmm0, %%zmm2\n\t vmovdqa64 %%zmm0, %%zmm3\n\t"
+      "vmovdqa64 %%zmm0, %%zmm4\n\t vmovdqa64 %%zmm0, %%zmm5\n\t vmovdqa64 %%zmm0, %%zmm6\n\t"
+      "vmovdqa64 %%zmm0, %%zmm7\n\t vmovdqa64 %%zmm0, %%zmm8\n\t vmovdqa64 %%zmm0, %%zmm9\n\t"
+      "vmovdqa64 %%zmm0, %%zmm10\n\t vmovdqa64 %%zmm0, %%zmm11\n\t vmovdqa64 %%zmm0, %%zmm12\n\t"
+      "vmovdqa64 %%zmm0, %%zmm13\n\t vmovdqa64 %%zmm0, %%zmm14\n\t vmovdqa64 %%zmm0, %%zmm15\n\t"
+      "vmovdqa64 %%zmm0, %%zmm16\n\t vmovdqa64 %%zmm0, %%zmm17\n\t vmovdqa64 %%zmm0, %%zmm18\n\t"
+      "vmovdqa64 %%zmm0, %%zmm19\n\t vmovdqa64 %%zmm0, %%zmm20\n\t vmovdqa64 %%zmm0, %%zmm21\n\t"
+      "vmovdqa64 %%zmm0, %%zmm22\n\t vmovdqa64 %%zmm0, %%zmm23\n\t"
+      "test %[n], %[n]\n\t"
+      "jz 2f\n\t"
+      ".p2align 5\n"
+      "1:\n\t"
+      "vmovdqa64 (%[B]), %%zmm24\n\t"
+      "vmovdqa64 (%[B],%[bs]), %%zmm25\n\t"
+      "vmovdqa64 (%[B],%[bs],2), %%zmm26\n\t"
+      "vmovdqa64 (%[B],%[bs3]), %%zmm27\n\t"
+      "vpbroadcastd (%[A]), %%zmm28\n\t"
+      "vpdpbusd %%zmm24, %%zmm28, %%zmm0\n\t"
+      "vpdpbusd %%zmm25, %%zmm28, %%zmm1\n\t"
+      "vpdpbusd %%zmm26, %%zmm28, %%zmm2\n\t"
+      "vpdpbusd %%zmm27, %%zmm28, %%zmm3\n\t"
+      "vpbroadcastd (%[A],%[lda]), %%zmm29\n\t"
+      "vpdpbusd %%zmm24, %%zmm29, %%zmm4\n\t"
+      "vpdpbusd %%zmm25, %%zmm29, %%zmm5\n\t"
+      "vpdpbusd %%zmm26, %%zmm29, %%zmm6\n\t"
+      "vpdpbusd %%zmm27, %%zmm29, %%zmm7\n\t"
+      "vpbroadcastd (%[A],%[lda2]), %%zmm28\n\t"
+      "vpdpbusd %%zmm24, %%zmm28, %%zmm8\n\t"
+      "vpdpbusd %%zmm25, %%zmm28, %%zmm9\n\t"
+      "vpdpbusd %%zmm26, %%zmm28, %%zmm10\n\t"
+      "vpdpbusd %%zmm27, %%zmm28, %%zmm11\n\t"
+      "vpbroadcastd (%[A3]), %%zmm29\n\t"
+      "vpdpbusd %%zmm24, %%zmm29, %%zmm12\n\t"
+      "vpdpbusd %%zmm25, %%zmm29, %%zmm13\n\t"
+      "vpdpbusd %%zmm26, %%zmm29, %%zmm14\n\t"
+      "vpdpbusd %%zmm27, %%zmm29, %%zmm15\n\t"
+      "vpbroadcastd (%[A3],%[lda]), %%zmm28\n\t"
+      "vpdpbusd %%zmm24, %%zmm28, %%zmm16\n\t"
+      "vpdpbusd %%zmm25, %%zmm28, %%zmm17\n\t"
+      "vpdpbusd %%zmm26, %%zmm28, %%zmm18\n\t"
+      "vpdpbusd %%zmm27, %%zmm28, %%zmm19\n\t"
+      "vpbroadcastd (%[A3],%[lda2]), %%zmm29\n\t"
+      "vpdpbusd %%zmm24, %%zmm29, %%zmm20\n\t"
+      "vpdpbusd %%zmm25, %%zmm29, %%zmm21\n\t"
+      "vpdpbusd %%zmm26, %%zmm29, %%zmm22\n\t"
+      "vpdpbusd %%zmm27, %%zmm29, %%zmm23\n\t"
+      "add $4, %[A]\n\t"
+      "add $4, %[A3]\n\t"
+      "add $64, %[B]\n\t"
+      "dec %[n]\n\t"
+      "jnz 1b\n"
+      "2:\n\t"
+      "vmovdqa64 %%zmm0, 0(%[C])\n\t vmovdqa64 %%zmm1, 64(%[C])\n\t"
+      "vmovdqa64 %%zmm2, 128(%[C])\n\t vmovdqa64 %%zmm3, 192(%[C])\n\t"
+      "vmovdqa64 %%zmm4, 256(%[C])\n\t vmovdqa64 %%zmm5, 320(%[C])\n\t"
+      "vmovdqa64 %%zmm6, 384(%[C])\n\t vmovdqa64 %%zmm7, 448(%[C])\n\t"
+      "vmovdqa64 %%zmm8, 512(%[C])\n\t vmovdqa64 %%zmm9, 576(%[C])\n\t"
+      "vmovdqa64 %%zmm10, 640(%[C])\n\t vmovdqa64 %%zmm11, 704(%[C])\n\t"
+      "vmovdqa64 %%zmm12, 768(%[C])\n\t vmovdqa64 %%zmm13, 832(%[C])\n\t"
+      "vmovdqa64 %%zmm14, 896(%[C])\n\t vmovdqa64 %%zmm15, 960(%[C])\n\t"
+      "vmovdqa64 %%zmm16, 1024(%[C])\n\t vmovdqa64 %%zmm17, 1088(%[C])\n\t"
+      "vmovdqa64 %%zmm18, 1152(%[C])\n\t vmovdqa64 %%zmm19, 1216(%[C])\n\t"
+      "vmovdqa64 %%zmm20, 1280(%[C])\n\t vmovdqa64 %%zmm21, 1344(%[C])\n\t"
+      "vmovdqa64 %%zmm22, 1408(%[C])\n\t vmovdqa64 %%zmm23, 1472(%[C])\n\t"
+      : [A] "+r"(A), [A3] "+r"(A3), [B] "+r"(B), [n] "+r"(n)
+      : [lda] "r"(lda), [lda2] "r"(lda2), [bs] "r"(bstride), [bs3] "r"(bs3), [C] "r"(C)
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+        "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20",
+        "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "cc",
+        "memory");
+}
+
+static void epilogue_6x4(const int32_t *C, const float *sx, const int32_t *zp, const q8_matrix *q,
+                         uint32_t n0, const float *bias, float *y, size_t ldy) {
+  for (int j = 0; j < NV; j++) {
+    uint32_t n = n0 + 16 * (uint32_t)j;
+    uint32_t left = q->out - n;
+    __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+    __m512 sw = _mm512_load_ps(q->scale + n);
+    __m512i ws = _mm512_load_si512((const void *)(q->wsum + n));
+    __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + n) : _mm512_setzero_ps();
+    for (int i = 0; i < MR; i++) {
+      __m512i acc = _mm512_load_si512((const void *)(C + (i * NV + j) * 16));
+      acc = _mm512_sub_epi32(acc, _mm512_mullo_epi32(_mm512_set1_epi32(zp[i]), ws));
+      __m512 s = _mm512_mul_ps(_mm512_set1_ps(sx[i]), sw);
+      __m512 r = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), s, bv);
+      _mm512_mask_storeu_ps(y + i * ldy + n, m, r);
+    }
+  }
+}
+
+#define KCALL(MRc, NVc)                                                                    \
+  kernel_vnni(A, lda, B, bstride, ngroups, MRc, NVc, sx, zp, q, n0, bias, y, ldy)
+
+static void kernel_dispatch(const uint8_t *A, size_t lda, const int8_t *B, size_t bstride,
+                            uint32_t ngroups, int mr, int nv, const float *sx, const int32_t *zp,
+                            const q8_matrix *q, uint32_t n0, const float *bias, float *y,
+                            size_t ldy) {
+  if (mr == MR && nv == NV) {
+    _Alignas(64) int32_t C[MR * NV * 16];
+    tile_6x4(A, lda, B, bstride, ngroups, C);
+    epilogue_6x4(C, sx, zp, q, n0, bias, y, ldy);
+    return;
+  }
+  switch (mr * 8 + nv) {
+#define KCASE(a, b) case a * 8 + b: KCALL(a, b); break;
+    KCASE(6, 3) KCASE(6, 2) KCASE(6, 1)
+    KCASE(5, 4) KCASE(5, 3) KCASE(5, 2) KCASE(5, 1)
+    KCASE(4, 4) KCASE(4, 3) KCASE(4, 2) KCASE(4, 1)
+    KCASE(3, 4) KCASE(3, 3) KCASE(3, 2) KCASE(3, 1)
+    KCASE(2, 4) KCASE(2, 3) KCASE(2, 2) KCASE(2, 1)
+    KCASE(1, 4) KCASE(1, 3) KCASE(1, 2) KCASE(1, 1)
+#undef KCASE
+    default: break;
+  }
+}
+#else
+/* Portable fallback: the same integer sums, one output at a time. */
+static void kernel_portable(const uint8_t *A, size_t lda, uint32_t mr, const float *sx,
+                            const int32_t *zp, const q8_matrix *q, uint32_t n0, uint32_t n1,
+                            const float *bias, float *y, size_t ldy) {
+  for (uint32_t i = 0; i < mr; i++) {
+    const uint8_t *a = A + i * lda;
+    for (uint32_t n = n0; n < n1 && n < q->out; n++) {
+      const int8_t *blk = q->w + (size_t)(n >> 4) * q->in_pad * 16 + (n & 15) * 4;
+      int32_t acc = -zp[i] * q->wsum[n];
+      for (uint32_t g = 0; g < q->in_pad / 4; g++)
+        for (int t = 0; t < 4; t++) acc += (int32_t)a[4 * g + t] * blk[(size_t)g * 64 + t];
+      y[i * ldy + n] = fmaf((float)acc, sx[i] * q->scale[n], bias ? bias[n] : 0.0f);
+    }
+  }
+}
+#endif
+
+/* Rows [r0, r1) × channel blocks [b0, b1) (16 channels each). */
+static int q8_block(const float *x, const q8_matrix *q, const float *bias, float *y, uint32_t r0,
+                    uint32_t r1, uint32_t b0, uint32_t b1) {
+  if (r0 >= r1 || b0 >= b1) return 0;
+  uint32_t mc = r1 - r0 < MC ? r1 - r0 : MC;
+  uint8_t *A = alloc64((size_t)mc * q->in_pad);
+  float sx[MC];
+  int32_t zp[MC];
+  if (!A) return BLEND_ENOMEM;
+  size_t lda = q->in_pad, ldy = q->out, bstride = (size_t)q->in_pad * 16;
+  for (uint32_t rc = r0; rc < r1; rc += mc) {
+    uint32_t nr = r1 - rc < mc ? r1 - rc : mc;
+    quantize_rows(x, q->in, q->in_pad, rc, nr, A, sx, zp);
+    for (uint32_t bb = b0; bb < b1; bb += NV) {
+      uint32_t nv = b1 - bb < NV ? b1 - bb : NV;
+      for (uint32_t i = 0; i < nr; i += MR) {
+        uint32_t mr = nr - i < MR ? nr - i : MR;
+#if Q8_VNNI
+        kernel_dispatch(A + i * lda, lda, q->w + bb * bstride, bstride, q->in_pad / 4, (int)mr,
+                        (int)nv, sx + i, zp + i, q, bb * 16, bias, y + (size_t)(rc + i) * ldy, ldy);
+#else
+        kernel_portable(A + i * lda, lda, mr, sx + i, zp + i, q, bb * 16, (bb + nv) * 16, bias,
+                        y + (size_t)(rc + i) * ldy, ldy);
+#endif
+      }
+    }
+  }
+  free(A);
+  return 0;
+}
+
+/* ---------------------------------------------------------- splitting */
+
+/* Rows when each part gets a few register tiles' worth, else channel
+** blocks. Depends only on (rows, blocks, nparts), so any split computes
+** the same values. */
+static void split(uint32_t rows, uint32_t blocks, unsigned part, unsigned nparts, uint32_t *r0,
+                  uint32_t *r1, uint32_t *b0, uint32_t *b1) {
+  if (nparts <= 1) {
+    *r0 = 0, *r1 = rows, *b0 = 0, *b1 = blocks;
+  } else if (rows >= (uint32_t)nparts * MR * 4 || blocks < nparts) {
+    uint64_t per = ((uint64_t)rows + nparts - 1) / nparts;
+    per = (per + MR - 1) / MR * MR;
+    uint64_t a = per * part, b = a + per;
+    *r0 = (uint32_t)(a < rows ? a : rows);
+    *r1 = (uint32_t)(b < rows ? b : rows);
+    *b0 = 0, *b1 = blocks;
+  } else {
+    uint64_t a = (uint64_t)blocks * part / nparts, b = (uint64_t)blocks * (part + 1) / nparts;
+    *r0 = 0, *r1 = rows, *b0 = (uint32_t)a, *b1 = (uint32_t)b;
+  }
+}
+
+int q8_linear_part(const float *x, uint32_t rows, const q8_matrix *q, const float *bias, float *y,
+                   unsigned part, unsigned nparts) {
+  if (nparts == 0) nparts = 1;
+  if (part >= nparts) return 0;
+  uint32_t r0, r1, b0, b1;
+  split(rows, q->out_pad / 16, part, nparts, &r0, &r1, &b0, &b1);
+  return q8_block(x, q, bias, y, r0, r1, b0, b1);
+}
+
+typedef struct q8_job {
+  const float *x;
+  uint32_t rows;
+  const q8_matrix *q;
+  const float *bias;
+  float *y;
+  unsigned part, nparts;
+  int rc;
+} q8_job;
+
+static void *q8_thread(void *arg) {
+  q8_job *j = arg;
+  j->rc = q8_linear_part(j->x, j->rows, j->q, j->bias, j->y, j->part, j->nparts);
+  return NULL;
+}
+
+enum { MAX_THREADS = 64 };
+
+int q8_linear(const float *x, uint32_t rows, const q8_matrix *q, const float *bias, float *y,
+              unsigned nthreads) {
+  /* Below ~4M multiply-adds a thread costs about what it saves. */
+  uint64_t work = (uint64_t)rows * q->in_pad * q->out_pad;
+  if (nthreads > MAX_THREADS) nthreads = MAX_THREADS;
+  if (nthreads > 1 && work / nthreads < (4u << 20)) nthreads = (unsigned)(work >> 22) + 1;
+  if (nthreads <= 1) return q8_linear_part(x, rows, q, bias, y, 0, 1);
+  q8_job jobs[MAX_THREADS];
+  pthread_t tid[MAX_THREADS];
+  unsigned started = 0;
+  int rc;
+  for (unsigned t = 0; t < nthreads; t++)
+    jobs[t] = (q8_job){x, rows, q, bias, y, t, nthreads, 0};
+  for (unsigned t = 1; t < nthreads; t++) {
+    if (pthread_create(&tid[t], NULL, q8_thread, &jobs[t]) != 0) break;
+    started = t;
+  }
+  q8_thread(&jobs[0]);
+  for (unsigned t = 1; t <= started; t++) pthread_join(tid[t], NULL);
+  /* Parts no thread took (pthread_create failed) run here. */
+  for (unsigned t = started + 1; t < nthreads; t++) q8_thread(&jobs[t]);
+  rc = 0;
+  for (unsigned t = 0; t < nthreads; t++)
+    if (jobs[t].rc) rc = jobs[t].rc;
+  return rc;
+}
+
+/* --------------------------------------------------------- scalar twin */
+
+int q8_linear_ref(const float *x, uint32_t rows, const q8_matrix *q, const float *bias, float *y) {
+  uint8_t *u = malloc(q->in);
+  if (!u) return BLEND_ENOMEM;
+  for (uint32_t r = 0; r < rows; r++) {
+    const float *xr = x + (size_t)r * q->in;
+    float sx, inv;
+    int32_t zp;
+    q8_row_params(xr, q->in, &sx, &inv, &zp);
+    q8_quantize_row_ref(xr, q->in, inv, zp, u);
+    for (uint32_t n = 0; n < q->out; n++) {
+      int32_t acc = 0;
+      for (uint32_t k = 0; k < q->in; k++) acc += (int32_t)u[k] * q8_weight_at(q, n, k);
+      acc -= zp * q->wsum[n];
+      y[(size_t)r * q->out + n] = fmaf((float)acc, sx * q->scale[n], bias ? bias[n] : 0.0f);
+    }
+  }
+  free(u);
+  return 0;
+}

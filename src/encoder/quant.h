@@ -1,0 +1,102 @@
+/*
+** quant.h — int8 linear layers for the BERT encoder (y = x·Wᵀ + b with W
+** stored [out, in] row-major, the Hugging Face layout).
+**
+** Weights: symmetric per-output-channel int8 (scale = max|w|/127), packed
+** once by q8_quantize into the layout the VNNI kernel streams.
+** Activations: dynamic per-row (per-token) asymmetric uint8 with a zero
+** point, so vpdpbusd (u8×s8) applies directly:
+**     Σ x·w ≈ sx·sw · (Σ u·q − zp·Σ q)          (Σ q = wsum, precomputed)
+** Accumulation is exact int32, so the fast path (AVX-512 VNNI when compiled
+** with it, otherwise a portable loop) and the scalar twin q8_linear_ref
+** produce bit-identical outputs for finite inputs: same quantization
+** arithmetic, same integer sums, same float epilogue
+**     y = (float)(Σ u·q − zp·wsum) · (sx·sw) + b.
+**
+** Threading: a q8_matrix is read-only after q8_quantize and may be shared.
+** q8_linear_part computes a deterministic share of the output (rows when
+** there are enough, else 16-column blocks), so a caller's thread pool runs
+** parts 0..n-1 and gets exactly the result of one call; q8_linear does the
+** same with short-lived pthreads. No global state.
+**
+** f32_linear: the same y = x·Wᵀ + b in float with pre-packed weights
+** (f32_pack) and an AVX-512 FMA micro-kernel; see bench/bench_gemm.c for
+** whether it beats cblas_sgemm on the encoder's shapes.
+*/
+#ifndef BLEND_QUANT_H
+#define BLEND_QUANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blend.h"
+
+/* Weight layout: output channels in blocks of 16 (out_pad = out rounded up
+** to 16, padding rows are zero), input in groups of 4 (in_pad = in rounded
+** up to 4, zero padded). Block b, group g holds 64 bytes: for channel c in
+** 0..15 the four weights W[16b+c][4g..4g+3]. Use q8_weight_at to read. */
+typedef struct q8_matrix {
+  int8_t *w;       /* packed, (out_pad/16) blocks × in_pad × 16 bytes, 64-aligned */
+  float *scale;    /* [out_pad] per output channel (0 for padding/all-zero rows) */
+  int32_t *wsum;   /* [out_pad] Σ_k q[n][k], for the activation zero point */
+  uint32_t out, in;
+  uint32_t out_pad, in_pad;
+} q8_matrix;
+
+static inline int8_t q8_weight_at(const q8_matrix *q, uint32_t n, uint32_t k) {
+  return q->w[(size_t)(n >> 4) * q->in_pad * 16 + (size_t)(k >> 2) * 64 + (n & 15) * 4 + (k & 3)];
+}
+
+/* Quantize W [out, in] (row-major float). Fails with BLEND_EINVAL on zero
+** sizes, in > 65536 (keeps int32 sums exact) or a non-finite weight
+** (named by row/column), BLEND_ENOMEM on
+** allocation failure. On failure *q is left zeroed (q8_free is safe). */
+int q8_quantize(const float *W, uint32_t out, uint32_t in, q8_matrix *q, blend_error *err);
+void q8_free(q8_matrix *q);
+
+/* y[rows, out] = x[rows, in] · Wᵀ + bias (bias may be NULL). Rows of x and
+** y are contiguous (stride in / out). x and y must not overlap.
+** nthreads <= 1 runs on the caller's thread; small problems ignore extra
+** threads; if a thread cannot be created its share runs on the caller.
+** Returns 0 or BLEND_ENOMEM (scratch allocation; y is then incomplete). */
+int q8_linear(const float *x, uint32_t rows, const q8_matrix *q, const float *bias,
+              float *y, unsigned nthreads);
+
+/* One share of q8_linear: parts 0..nparts-1 together write every output
+** exactly once and the result equals q8_linear bit for bit, whatever nparts.
+** Each part allocates its own small scratch. Returns 0 or BLEND_ENOMEM. */
+int q8_linear_part(const float *x, uint32_t rows, const q8_matrix *q, const float *bias,
+                   float *y, unsigned part, unsigned nparts);
+
+/* Scalar twin with identical math; tests compare q8_linear with it. */
+int q8_linear_ref(const float *x, uint32_t rows, const q8_matrix *q, const float *bias,
+                  float *y);
+
+/* Per-row activation quantization used by both paths (exposed for tests):
+** u[k] = clamp(nearbyint(x[k]·inv + zp), 0, 255) over the range
+** [min(x,0), max(x,0)], scale = range/255, inv = 1/scale. */
+void q8_row_params(const float *x, uint32_t n, float *scale, float *inv, int32_t *zp);
+void q8_quantize_row_ref(const float *x, uint32_t n, float inv, int32_t zp, uint8_t *u);
+
+/* ---------------------------------------------------------------- f32 */
+
+/* W [out, in] repacked into 32-channel panels, channel-fastest per k. */
+typedef struct f32_packed {
+  float *w;        /* (out_pad/32) panels × in × 32 floats, 64-aligned */
+  uint32_t out, in, out_pad;
+} f32_packed;
+
+int f32_pack(const float *W, uint32_t out, uint32_t in, f32_packed *p, blend_error *err);
+void f32_packed_free(f32_packed *p);
+
+/* y[rows, out] = x[rows, in] · Wᵀ + bias (bias may be NULL), same threading
+** contract as q8_linear / q8_linear_part. */
+int f32_linear(const float *x, uint32_t rows, const f32_packed *p, const float *bias,
+               float *y, unsigned nthreads);
+int f32_linear_part(const float *x, uint32_t rows, const f32_packed *p, const float *bias,
+                    float *y, unsigned part, unsigned nparts);
+/* Naive triple loop in double accumulation over the unpacked W, for tests. */
+void f32_linear_ref(const float *x, uint32_t rows, const float *W, uint32_t out,
+                    uint32_t in, const float *bias, float *y);
+
+#endif

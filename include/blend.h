@@ -340,6 +340,81 @@ void blend_eval_free(blend_eval_result *e);
 /* Encoders (bi-encoders and cross-encoders of the BERT family) are declared
 ** below this line by the encoder module. */
 
+/* A BERT-family model loaded from a Hugging Face / sentence-transformers
+** directory: config.json, model.safetensors (F32, F16 or BF16 weights; F16
+** and BF16 are widened exactly to float32 at load), vocab.txt,
+** tokenizer_config.json, and for bi-encoders modules.json,
+** 1_Pooling/config.json (mean, CLS or max pooling) and
+** sentence_bert_config.json (max_seq_length). A Normalize entry in
+** modules.json means L2-normalised embeddings. Cross-encoders
+** (BertForSequenceClassification with one label) are detected from
+** config.json's architectures or a classifier tensor.
+**
+** An open blend_model is read-only and may be shared by any number of
+** threads: each call allocates its own scratch. Calls made while another
+** thread is running one on the same model still work but run on the calling
+** thread alone instead of the model's worker threads. */
+typedef struct blend_model blend_model;
+
+enum blend_precision {
+  BLEND_PRECISION_F32 = 0,  /* float32 arithmetic (matches PyTorch to ~1e-7) */
+  BLEND_PRECISION_INT8 = 1  /* int8-quantised linear layers (faster, approximate) */
+};
+
+typedef struct blend_model_options {
+  int threads;          /* worker threads incl. the caller; <= 0: online cores */
+  uint32_t max_length;  /* tokens per text or pair incl. [CLS]/[SEP]; 0: the
+                           model's max_seq_length (bi-encoders) or
+                           min(512, max_position_embeddings); capped at
+                           max_position_embeddings */
+  int precision;        /* enum blend_precision (default F32) */
+  uint32_t batch;       /* texts per forward pass (default 32) */
+} blend_model_options;
+
+/* Defaults: threads 0 (all cores), max_length 0, F32, batch 32. */
+void blend_model_options_default(blend_model_options *o);
+
+/* Load the model in dir. opts may be NULL (defaults). Errors name the file
+** (and tensor or field) at fault: a missing config.json or model.safetensors
+** is BLEND_ENOTFOUND, an invalid one BLEND_ECORRUPT, an unsupported
+** architecture/activation/pooling BLEND_EUNSUPPORTED.
+** Note: GEMMs run single-threaded inside OpenBLAS (threads are ours), so
+** opening a model sets OpenBLAS's process-wide thread count to 1. */
+int blend_model_open(const char *dir, const blend_model_options *opts, blend_model **out,
+                     blend_error *err);
+void blend_model_close(blend_model *m);
+
+/* 1 for a cross-encoder (use blend_rerank), 0 for a bi-encoder (blend_embed). */
+int blend_model_is_cross_encoder(const blend_model *m);
+/* Embedding dimension (the hidden size). */
+uint32_t blend_model_dim(const blend_model *m);
+/* Effective max_length in tokens (after options and model limits). */
+uint32_t blend_model_max_length(const blend_model *m);
+
+/* Embed n UTF-8 texts (texts[i], lens[i] bytes) with a bi-encoder into
+** out[n * dim], row i for text i. Texts longer than max_length tokens are
+** truncated (as sentence-transformers does). BLEND_EINVAL on a
+** cross-encoder. */
+int blend_embed(blend_model *m, const char *const *texts, const size_t *lens, size_t n,
+                float *out, blend_error *err);
+
+/* The same from token ids (ids[i]: lens[i] ids including [CLS] and [SEP],
+** not truncated; at most max_position_embeddings). */
+int blend_embed_ids(blend_model *m, const int32_t *const *ids, const uint32_t *lens, size_t n,
+                    float *out, blend_error *err);
+
+/* Score n documents against query with a cross-encoder: scores[i] is the
+** raw logit for the pair (query, docs[i]) (apply a sigmoid for
+** sentence-transformers' CrossEncoder.predict value). Pairs are encoded
+** [CLS] query [SEP] doc [SEP] and truncated longest-first to max_length.
+** BLEND_EINVAL on a bi-encoder. */
+int blend_rerank(blend_model *m, const char *query, size_t qlen, const char *const *docs,
+                 const size_t *lens, size_t n, float *scores, blend_error *err);
+
+/* The same from token ids and token_type_ids (type_ids NULL: all 0). */
+int blend_rerank_ids(blend_model *m, const int32_t *const *ids, const int32_t *const *type_ids,
+                     const uint32_t *lens, size_t n, float *scores, blend_error *err);
+
 /* model download */
 
 /* Download what a blend encoder needs from a model repository on a Hugging

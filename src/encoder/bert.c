@@ -1,0 +1,503 @@
+/*
+** bert.c — loading BERT weights from a model directory and the float32
+** forward pass (see bert.h).
+*/
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "encoder/bert.h"
+#include "encoder/kernels.h"
+#include "util/util.h"
+
+/* ------------------------------------------------------------------ load */
+
+static float *own(bert_model *m, size_t nfloats) {
+  if (m->nowned == m->capowned) {
+    size_t cap = m->capowned ? m->capowned * 2 : 32;
+    void **o = realloc(m->owned, cap * sizeof *o);
+    if (!o) return NULL;
+    m->owned = o;
+    m->capowned = cap;
+  }
+  float *p = aligned_alloc(64, (nfloats * sizeof(float) + 63) / 64 * 64);
+  if (p) m->owned[m->nowned++] = p;
+  return p;
+}
+
+/* Look up prefix+name, check dtype and shape, and return float32 values:
+** straight from the mapping for aligned F32, else a widened copy. */
+static int get_w(bert_model *m, const char *prefix, const char *name, uint32_t ndim,
+                 uint64_t d0, uint64_t d1, const float **out, blend_error *err) {
+  char full[256];
+  snprintf(full, sizeof full, "%s%s", prefix, name);
+  const st_tensor *t = st_find(m->st, full);
+  uint64_t shape[2] = {d0, d1};
+  int rc = st_check(m->st, full, t, ndim, shape, err);
+  if (rc) return rc;
+  if (t->dtype == ST_F32 && ((uintptr_t)t->data & 3) == 0) {
+    *out = (const float *)(const void *)t->data;
+    return BLEND_OK;
+  }
+  float *p = own(m, t->nelem ? t->nelem : 1);
+  if (!p) return blend_seterr(err, BLEND_ENOMEM, "%s: out of memory for '%s'", st_label(m->st), full);
+  st_to_f32(t, p);
+  *out = p;
+  return BLEND_OK;
+}
+
+/* Copy prefix+name (shape [d0] or [d0, d1]) widened into dst. */
+static int copy_w(bert_model *m, const char *prefix, const char *name, uint32_t ndim, uint64_t d0,
+                  uint64_t d1, float *dst, blend_error *err) {
+  char full[256];
+  snprintf(full, sizeof full, "%s%s", prefix, name);
+  const st_tensor *t = st_find(m->st, full);
+  uint64_t shape[2] = {d0, d1};
+  int rc = st_check(m->st, full, t, ndim, shape, err);
+  if (rc) return rc;
+  st_to_f32(t, dst);
+  return BLEND_OK;
+}
+
+static int load_layer(bert_model *m, const char *prefix, uint32_t li, bert_layer *L,
+                      blend_error *err) {
+  uint64_t H = m->cfg.hidden, NI = m->cfg.intermediate;
+  char p[64];
+  snprintf(p, sizeof p, "%sencoder.layer.%u.", prefix, li);
+  float *w = own(m, 3 * H * H), *b = own(m, 3 * H);
+  if (!w || !b) return blend_seterr(err, BLEND_ENOMEM, "out of memory loading layer %u", li);
+  static const char *qkv[3] = {"query", "key", "value"};
+  int rc;
+  for (int i = 0; i < 3; i++) {
+    char n[96];
+    snprintf(n, sizeof n, "attention.self.%s.weight", qkv[i]);
+    if ((rc = copy_w(m, p, n, 2, H, H, w + (size_t)i * H * H, err))) return rc;
+    snprintf(n, sizeof n, "attention.self.%s.bias", qkv[i]);
+    if ((rc = copy_w(m, p, n, 1, H, 0, b + (size_t)i * H, err))) return rc;
+  }
+  L->qkv_w = w;
+  L->qkv_b = b;
+  if ((rc = get_w(m, p, "attention.output.dense.weight", 2, H, H, &L->ao_w, err)) ||
+      (rc = get_w(m, p, "attention.output.dense.bias", 1, H, 0, &L->ao_b, err)) ||
+      (rc = get_w(m, p, "attention.output.LayerNorm.weight", 1, H, 0, &L->ln1_g, err)) ||
+      (rc = get_w(m, p, "attention.output.LayerNorm.bias", 1, H, 0, &L->ln1_b, err)) ||
+      (rc = get_w(m, p, "intermediate.dense.weight", 2, NI, H, &L->in_w, err)) ||
+      (rc = get_w(m, p, "intermediate.dense.bias", 1, NI, 0, &L->in_b, err)) ||
+      (rc = get_w(m, p, "output.dense.weight", 2, H, NI, &L->out_w, err)) ||
+      (rc = get_w(m, p, "output.dense.bias", 1, H, 0, &L->out_b, err)) ||
+      (rc = get_w(m, p, "output.LayerNorm.weight", 1, H, 0, &L->ln2_g, err)) ||
+      (rc = get_w(m, p, "output.LayerNorm.bias", 1, H, 0, &L->ln2_b, err)))
+    return rc;
+  return BLEND_OK;
+}
+
+int bert_load(const char *dir, int threads, bert_model **out, blend_error *err) {
+  *out = NULL;
+  bert_model *m = calloc(1, sizeof *m);
+  if (!m) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
+  int rc = bert_config_load(dir, &m->cfg, err);
+  if (rc) goto fail;
+  char path[2048];
+  snprintf(path, sizeof path, "%s/model.safetensors", dir);
+  if ((rc = st_open(path, &m->st, err))) goto fail;
+  const char *prefix = st_find(m->st, "bert.embeddings.word_embeddings.weight") ? "bert." : "";
+  if (st_find(m->st, "classifier.weight")) m->cfg.cross = 1;
+  bert_config *c = &m->cfg;
+  uint64_t H = c->hidden;
+  if ((rc = get_w(m, prefix, "embeddings.word_embeddings.weight", 2, c->vocab, H, &m->word, err)) ||
+      (rc = get_w(m, prefix, "embeddings.position_embeddings.weight", 2, c->max_position, H,
+                  &m->pos, err)) ||
+      (rc = get_w(m, prefix, "embeddings.token_type_embeddings.weight", 2, c->type_vocab, H,
+                  &m->type, err)) ||
+      (rc = get_w(m, prefix, "embeddings.LayerNorm.weight", 1, H, 0, &m->emb_ln_g, err)) ||
+      (rc = get_w(m, prefix, "embeddings.LayerNorm.bias", 1, H, 0, &m->emb_ln_b, err)))
+    goto fail;
+  m->layers = calloc(c->layers, sizeof *m->layers);
+  if (!m->layers) {
+    rc = blend_seterr(err, BLEND_ENOMEM, "out of memory");
+    goto fail;
+  }
+  for (uint32_t l = 0; l < c->layers; l++)
+    if ((rc = load_layer(m, prefix, l, &m->layers[l], err))) goto fail;
+  if (c->cross) {
+    if (c->num_labels != 1) {
+      rc = blend_seterr(err, BLEND_EUNSUPPORTED,
+                        "%s/config.json: cross-encoders with %u labels are not supported (1)",
+                        dir, c->num_labels);
+      goto fail;
+    }
+    if ((rc = get_w(m, prefix, "pooler.dense.weight", 2, H, H, &m->pool_w, err)) ||
+        (rc = get_w(m, prefix, "pooler.dense.bias", 1, H, 0, &m->pool_b, err)) ||
+        (rc = get_w(m, "", "classifier.weight", 2, 1, H, &m->cls_w, err)) ||
+        (rc = get_w(m, "", "classifier.bias", 1, 1, 0, &m->cls_b, err)))
+      goto fail;
+  }
+  if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  if (threads < 1) threads = 1;
+  if (threads > 256) threads = 256;
+  m->threads = threads;
+  m->blas_threads = 1;
+  /* GEMMs are split across our own pool; OpenBLAS itself must then run each
+  ** call single-threaded (a process-wide OpenBLAS setting). */
+  openblas_set_num_threads(1);
+  m->pool = tpool_new(threads);
+  if (!m->pool) {
+    rc = blend_seterr(err, BLEND_ENOMEM, "cannot start %d threads", threads);
+    goto fail;
+  }
+  m->threads = tpool_size(m->pool);
+  *out = m;
+  return BLEND_OK;
+fail:
+  bert_free(m);
+  return rc;
+}
+
+void bert_free(bert_model *m) {
+  if (!m) return;
+  tpool_free(m->pool);
+  for (size_t i = 0; i < m->nowned; i++) free(m->owned[i]);
+  free(m->owned);
+  free(m->layers);
+  st_close(m->st);
+  free(m);
+}
+
+static int check_inputs(const bert_model *m, size_t n, const int32_t *const *ids,
+                        const int32_t *const *types, const uint32_t *lens, blend_error *err) {
+  for (size_t s = 0; s < n; s++) {
+    if (lens[s] == 0)
+      return blend_seterr(err, BLEND_EINVAL, "sequence %zu is empty (needs at least [CLS])", s);
+    if (lens[s] > m->cfg.max_position)
+      return blend_seterr(err, BLEND_EINVAL,
+                          "sequence %zu has %u tokens; the model takes at most %u", s, lens[s],
+                          m->cfg.max_position);
+    for (uint32_t i = 0; i < lens[s]; i++) {
+      if (ids[s][i] < 0 || (uint32_t)ids[s][i] >= m->cfg.vocab)
+        return blend_seterr(err, BLEND_EINVAL, "sequence %zu: token id %d out of range (vocab %u)",
+                            s, ids[s][i], m->cfg.vocab);
+      if (types && types[s] && (types[s][i] < 0 || (uint32_t)types[s][i] >= m->cfg.type_vocab))
+        return blend_seterr(err, BLEND_EINVAL,
+                            "sequence %zu: token type id %d out of range (type_vocab_size %u)", s,
+                            types[s][i], m->cfg.type_vocab);
+    }
+  }
+  return BLEND_OK;
+}
+
+/* --------------------------------------------------------------- forward */
+
+enum epilogue { EPI_NONE, EPI_GELU, EPI_ADD_LN };
+
+typedef struct fwd {
+  bert_model *m;
+  size_t n, M, H, NI, d, Tmax;
+  const int32_t *const *ids;
+  const int32_t *const *types;
+  const uint32_t *lens;
+  size_t *off;              /* [n+1] first row of each sequence */
+  float *x, *qkv, *ctx, *inter;
+  float *att_scratch;       /* per worker */
+  size_t att_stride;
+  const bert_layer *L;
+  /* current GEMM */
+  const float *ga, *gw, *gb;
+  float *gy;
+  size_t gK, gN, gldy, chunk;
+  int gsplit_cols, gepi;
+  const float *ln_g, *ln_b; /* for EPI_ADD_LN: y = LN(y + x) stored into x */
+} fwd;
+
+static void embed_task(void *ctx, size_t s, int worker) {
+  fwd *f = ctx;
+  const bert_model *m = f->m;
+  size_t H = f->H;
+  for (uint32_t p = 0; p < f->lens[s]; p++) {
+    float *row = f->x + (f->off[s] + p) * H;
+    const float *w = m->word + (size_t)f->ids[s][p] * H, *ps = m->pos + (size_t)p * H;
+    int32_t tt = f->types && f->types[s] ? f->types[s][p] : 0;
+    const float *ty = m->type + (size_t)tt * H;
+    for (size_t i = 0; i < H; i++) row[i] = w[i] + ps[i] + ty[i];
+    k_add_layernorm(row, NULL, H, m->emb_ln_g, m->emb_ln_b, m->cfg.ln_eps);
+  }
+}
+
+/* One chunk of a GEMM: rows [r0, r1) (row split) or columns (column split),
+** then the fused epilogue when it applies to whole rows. */
+static void gemm_task(void *ctx, size_t t, int worker) {
+  fwd *f = ctx;
+  if (!f->gsplit_cols) {
+    size_t r0 = t * f->chunk, r1 = r0 + f->chunk < f->M ? r0 + f->chunk : f->M;
+    if (r0 >= r1) return;
+    float *y = f->gy + r0 * f->gldy;
+    k_linear(f->ga + r0 * f->gK, r1 - r0, f->gK, f->gw, f->gN, f->gb, y, f->gldy);
+    if (f->gepi == EPI_GELU) {
+      for (size_t r = r0; r < r1; r++) k_gelu(f->gy + r * f->gldy, f->gN);
+    } else if (f->gepi == EPI_ADD_LN) {
+      for (size_t r = r0; r < r1; r++)
+        k_add_layernorm(f->x + r * f->H, f->gy + r * f->gldy, f->H, f->ln_g, f->ln_b,
+                        f->m->cfg.ln_eps);
+    }
+  } else {
+    size_t c0 = t * f->chunk, c1 = c0 + f->chunk < f->gN ? c0 + f->chunk : f->gN;
+    if (c0 >= c1) return;
+    k_linear(f->ga, f->M, f->gK, f->gw + c0 * f->gK, c1 - c0, f->gb ? f->gb + c0 : NULL,
+             f->gy + c0, f->gldy);
+    if (f->gepi == EPI_GELU)
+      for (size_t r = 0; r < f->M; r++) k_gelu(f->gy + r * f->gldy + c0, c1 - c0);
+  }
+}
+
+static void ln_task(void *ctx, size_t t, int worker) {
+  fwd *f = ctx;
+  size_t r0 = t * f->chunk, r1 = r0 + f->chunk < f->M ? r0 + f->chunk : f->M;
+  for (size_t r = r0; r < r1; r++)
+    k_add_layernorm(f->x + r * f->H, f->gy + r * f->gldy, f->H, f->ln_g, f->ln_b,
+                    f->m->cfg.ln_eps);
+}
+
+/* y = a · wᵀ + b over f->M rows, with an epilogue, split across threads. */
+static void gemm(fwd *f, const float *a, size_t K, const float *w, size_t N, const float *b,
+                 float *y, size_t ldy, int epi, const float *g, const float *beta) {
+  size_t nt = (size_t)f->m->threads;
+  f->ga = a;
+  f->gK = K;
+  f->gw = w;
+  f->gN = N;
+  f->gb = b;
+  f->gy = y;
+  f->gldy = ldy;
+  f->gepi = epi;
+  f->ln_g = g;
+  f->ln_b = beta;
+  if (nt == 1) {
+    f->gsplit_cols = 0;
+    f->chunk = f->M;
+    gemm_task(f, 0, 0);
+    return;
+  }
+  if (f->M >= 32 * nt) { /* enough rows: split rows, epilogue fused per chunk */
+    f->gsplit_cols = 0;
+    f->chunk = (f->M + nt - 1) / nt;
+    tpool_run(f->m->pool, nt, gemm_task, f);
+    return;
+  }
+  /* few rows (short single texts): split the output columns */
+  f->gsplit_cols = 1;
+  f->chunk = ((N + nt - 1) / nt + 15) / 16 * 16;
+  tpool_run(f->m->pool, (N + f->chunk - 1) / f->chunk, gemm_task, f);
+  if (epi == EPI_ADD_LN) {
+    f->chunk = (f->M + nt - 1) / nt;
+    tpool_run(f->m->pool, nt, ln_task, f);
+  }
+}
+
+static void attention_task(void *ctx, size_t t, int worker) {
+  fwd *f = ctx;
+  size_t heads = f->m->cfg.heads, s = t / heads, h = t % heads, H = f->H, d = f->d;
+  const float *q = f->qkv + f->off[s] * 3 * H + h * d;
+  k_attention(q, q + H, q + 2 * H, 3 * H, f->lens[s], d, 1.0f / sqrtf((float)d),
+              f->ctx + f->off[s] * H + h * d, H, f->att_scratch + (size_t)worker * f->att_stride);
+}
+
+/* Bi-encoder pooling of sequence rows [off, off+len) of x into out[H]. */
+static void pool_rows(const bert_config *c, const float *x, size_t len, size_t H, float *out) {
+  if (c->pooling == BERT_POOL_CLS) {
+    memcpy(out, x, H * sizeof *out);
+  } else if (c->pooling == BERT_POOL_MAX) {
+    memcpy(out, x, H * sizeof *out);
+    for (size_t r = 1; r < len; r++)
+      for (size_t i = 0; i < H; i++)
+        if (x[r * H + i] > out[i]) out[i] = x[r * H + i];
+  } else {
+    for (size_t i = 0; i < H; i++) out[i] = 0;
+    for (size_t r = 0; r < len; r++)
+      for (size_t i = 0; i < H; i++) out[i] += x[r * H + i];
+    for (size_t i = 0; i < H; i++) out[i] /= (float)len;
+  }
+  if (c->normalize) {
+    double ss = 0;
+    for (size_t i = 0; i < H; i++) ss += (double)out[i] * out[i];
+    double nrm = sqrt(ss);
+    float inv = (float)(1.0 / (nrm > 1e-12 ? nrm : 1e-12));
+    for (size_t i = 0; i < H; i++) out[i] *= inv;
+  }
+}
+
+/* Cross-encoder head on one [CLS] row: classifier(tanh(pooler(h))). */
+static float cross_head(const bert_model *m, const float *cls, float *tmp) {
+  size_t H = m->cfg.hidden;
+  for (size_t o = 0; o < H; o++) {
+    double s = m->pool_b[o];
+    for (size_t i = 0; i < H; i++) s += (double)m->pool_w[o * H + i] * cls[i];
+    tmp[o] = (float)tanh(s);
+  }
+  double s = m->cls_b[0];
+  for (size_t i = 0; i < H; i++) s += (double)m->cls_w[i] * tmp[i];
+  return (float)s;
+}
+
+int bert_forward(bert_model *m, size_t n, const int32_t *const *ids,
+                 const int32_t *const *types, const uint32_t *lens, float *out,
+                 blend_error *err) {
+  if (n == 0) return BLEND_OK;
+  int rc = check_inputs(m, n, ids, types, lens, err);
+  if (rc) return rc;
+  const bert_config *c = &m->cfg;
+  fwd f = {0};
+  f.m = m;
+  f.n = n;
+  f.H = c->hidden;
+  f.NI = c->intermediate;
+  f.d = c->hidden / c->heads;
+  f.ids = ids;
+  f.types = types;
+  f.lens = lens;
+  f.off = malloc((n + 1) * sizeof *f.off);
+  if (!f.off) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
+  f.off[0] = 0;
+  for (size_t s = 0; s < n; s++) {
+    f.off[s + 1] = f.off[s] + lens[s];
+    if (lens[s] > f.Tmax) f.Tmax = lens[s];
+  }
+  f.M = f.off[n];
+  size_t M = f.M, H = f.H, NI = f.NI;
+  int nw = tpool_size(m->pool);
+  f.att_stride = (k_attention_scratch(f.Tmax, f.d) + 15) / 16 * 16;
+  f.x = aligned_alloc(64, (M * H * 4 + 63) / 64 * 64);
+  f.qkv = aligned_alloc(64, (M * 3 * H * 4 + 63) / 64 * 64);
+  f.ctx = aligned_alloc(64, (M * H * 4 + 63) / 64 * 64);
+  f.inter = aligned_alloc(64, (M * NI * 4 + 63) / 64 * 64);
+  f.att_scratch = aligned_alloc(64, (size_t)nw * f.att_stride * 4);
+  if (!f.x || !f.qkv || !f.ctx || !f.inter || !f.att_scratch) {
+    rc = blend_seterr(err, BLEND_ENOMEM, "out of memory for a batch of %zu tokens", M);
+    goto done;
+  }
+  tpool_run(m->pool, n, embed_task, &f);
+  for (uint32_t l = 0; l < c->layers; l++) {
+    const bert_layer *L = &m->layers[l];
+    f.L = L;
+    gemm(&f, f.x, H, L->qkv_w, 3 * H, L->qkv_b, f.qkv, 3 * H, EPI_NONE, NULL, NULL);
+    tpool_run(m->pool, n * c->heads, attention_task, &f);
+    /* attention output projection into the (now free) qkv buffer, then
+    ** x = LN(x + proj) fused per row chunk */
+    gemm(&f, f.ctx, H, L->ao_w, H, L->ao_b, f.qkv, H, EPI_ADD_LN, L->ln1_g, L->ln1_b);
+    gemm(&f, f.x, H, L->in_w, NI, L->in_b, f.inter, NI, EPI_GELU, NULL, NULL);
+    gemm(&f, f.inter, NI, L->out_w, H, L->out_b, f.ctx, H, EPI_ADD_LN, L->ln2_g, L->ln2_b);
+  }
+  for (size_t s = 0; s < n; s++) {
+    const float *rows = f.x + f.off[s] * H;
+    if (c->cross) out[s] = cross_head(m, rows, f.ctx);
+    else pool_rows(c, rows, lens[s], H, out + s * H);
+  }
+done:
+  free(f.off);
+  free(f.x);
+  free(f.qkv);
+  free(f.ctx);
+  free(f.inter);
+  free(f.att_scratch);
+  return rc;
+}
+
+/* ------------------------------------------------------ reference twin */
+
+/* y[r] = W x[r] + b with double accumulation, for rows r < M. */
+static void ref_linear(const float *x, size_t M, size_t K, const float *W, size_t N,
+                       const float *b, float *y) {
+  for (size_t r = 0; r < M; r++)
+    for (size_t o = 0; o < N; o++) {
+      double s = b[o];
+      for (size_t i = 0; i < K; i++) s += (double)x[r * K + i] * W[o * K + i];
+      y[r * N + o] = (float)s;
+    }
+}
+
+int bert_forward_ref(const bert_model *m, size_t n, const int32_t *const *ids,
+                     const int32_t *const *types, const uint32_t *lens, float *out,
+                     blend_error *err) {
+  if (n == 0) return BLEND_OK;
+  int rc = check_inputs(m, n, ids, types, lens, err);
+  if (rc) return rc;
+  const bert_config *c = &m->cfg;
+  size_t T = 0, H = c->hidden, NI = c->intermediate, d = H / c->heads;
+  for (size_t s = 0; s < n; s++)
+    if (lens[s] > T) T = lens[s];
+  size_t M = n * T;
+  float *x = malloc(M * H * 4), *q = malloc(M * 3 * H * 4), *ctx = malloc(M * H * 4),
+        *inter = malloc(M * NI * 4), *tmp = malloc(M * H * 4);
+  uint8_t *mask = calloc(M, 1);
+  if (!x || !q || !ctx || !inter || !tmp || !mask) {
+    rc = blend_seterr(err, BLEND_ENOMEM, "out of memory");
+    goto done;
+  }
+  for (size_t s = 0; s < n; s++)
+    for (size_t p = 0; p < T; p++) {
+      int real = p < lens[s];
+      mask[s * T + p] = (uint8_t)real;
+      int32_t id = real ? ids[s][p] : 0; /* [PAD] */
+      int32_t tt = real && types && types[s] ? types[s][p] : 0;
+      float *row = x + (s * T + p) * H;
+      for (size_t i = 0; i < H; i++)
+        row[i] = m->word[(size_t)id * H + i] + m->pos[p * H + i] + m->type[(size_t)tt * H + i];
+      k_ref_layernorm(row, H, m->emb_ln_g, m->emb_ln_b, c->ln_eps);
+    }
+  for (uint32_t l = 0; l < c->layers; l++) {
+    const bert_layer *L = &m->layers[l];
+    ref_linear(x, M, H, L->qkv_w, 3 * H, L->qkv_b, q);
+    for (size_t s = 0; s < n; s++)
+      for (size_t h = 0; h < c->heads; h++) {
+        const float *qs = q + s * T * 3 * H + h * d;
+        k_ref_attention(qs, qs + H, qs + 2 * H, 3 * H, T, d, mask + s * T,
+                        1.0f / sqrtf((float)d), ctx + s * T * H + h * d, H);
+      }
+    ref_linear(ctx, M, H, L->ao_w, H, L->ao_b, tmp);
+    for (size_t r = 0; r < M; r++) {
+      for (size_t i = 0; i < H; i++) x[r * H + i] += tmp[r * H + i];
+      k_ref_layernorm(x + r * H, H, L->ln1_g, L->ln1_b, c->ln_eps);
+    }
+    ref_linear(x, M, H, L->in_w, NI, L->in_b, inter);
+    for (size_t i = 0; i < M * NI; i++) inter[i] = k_ref_gelu(inter[i]);
+    ref_linear(inter, M, NI, L->out_w, H, L->out_b, tmp);
+    for (size_t r = 0; r < M; r++) {
+      for (size_t i = 0; i < H; i++) x[r * H + i] += tmp[r * H + i];
+      k_ref_layernorm(x + r * H, H, L->ln2_g, L->ln2_b, c->ln_eps);
+    }
+  }
+  for (size_t s = 0; s < n; s++) {
+    const float *rows = x + s * T * H;
+    if (c->cross) {
+      out[s] = cross_head(m, rows, tmp);
+      continue;
+    }
+    float *o = out + s * H;
+    /* masked pooling over the padded rows, in double */
+    for (size_t i = 0; i < H; i++) {
+      double acc = c->pooling == BERT_POOL_MAX ? -INFINITY : 0;
+      for (size_t p = 0; p < T; p++) {
+        if (!mask[s * T + p]) continue;
+        double v = rows[p * H + i];
+        if (c->pooling == BERT_POOL_MAX) acc = v > acc ? v : acc;
+        else if (c->pooling == BERT_POOL_MEAN || p == 0) acc += v;
+      }
+      o[i] = (float)(c->pooling == BERT_POOL_MEAN ? acc / (double)lens[s] : acc);
+    }
+    if (c->normalize) {
+      double ss = 0;
+      for (size_t i = 0; i < H; i++) ss += (double)o[i] * o[i];
+      double nrm = sqrt(ss);
+      for (size_t i = 0; i < H; i++) o[i] = (float)(o[i] / (nrm > 1e-12 ? nrm : 1e-12));
+    }
+  }
+done:
+  free(x);
+  free(q);
+  free(ctx);
+  free(inter);
+  free(tmp);
+  free(mask);
+  return rc;
+}

@@ -1,0 +1,233 @@
+/*
+** kernels.c — float32 kernels of the BERT forward pass (see kernels.h).
+** Loops are written so the compiler vectorises them without -ffast-math:
+** reductions go through 16 independent partial sums, and exp/erf are
+** branch-free polynomials instead of libm calls.
+*/
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3")
+#endif
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "encoder/kernels.h"
+
+#define LANES 16
+
+void k_linear(const float *x, size_t M, size_t K, const float *W, size_t N, const float *b,
+              float *y, size_t ldy) {
+  if (!M || !N) return;
+  float beta = 0;
+  if (b) {
+    for (size_t i = 0; i < M; i++) memcpy(y + i * ldy, b, N * sizeof *y);
+    beta = 1;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, x, (int)K,
+              W, (int)K, beta, y, (int)ldy);
+}
+
+static float sum16(const float *acc) {
+  float s = 0;
+  for (int i = 0; i < LANES; i++) s += acc[i];
+  return s;
+}
+
+void k_add_layernorm(float *x, const float *res, size_t n, const float *g, const float *b,
+                     float eps) {
+  float acc[LANES] = {0};
+  size_t i = 0;
+  if (res) {
+    for (; i + LANES <= n; i += LANES)
+      for (int j = 0; j < LANES; j++) {
+        x[i + j] += res[i + j];
+        acc[j] += x[i + j];
+      }
+    for (; i < n; i++) {
+      x[i] += res[i];
+      acc[0] += x[i];
+    }
+  } else {
+    for (; i + LANES <= n; i += LANES)
+      for (int j = 0; j < LANES; j++) acc[j] += x[i + j];
+    for (; i < n; i++) acc[0] += x[i];
+  }
+  float mean = sum16(acc) / (float)n;
+  float vacc[LANES] = {0};
+  for (i = 0; i + LANES <= n; i += LANES)
+    for (int j = 0; j < LANES; j++) {
+      float d = x[i + j] - mean;
+      vacc[j] += d * d;
+    }
+  for (; i < n; i++) vacc[0] += (x[i] - mean) * (x[i] - mean);
+  float rstd = 1.0f / sqrtf(sum16(vacc) / (float)n + eps);
+  for (i = 0; i < n; i++) x[i] = (x[i] - mean) * rstd * g[i] + b[i];
+}
+
+/* Cephes-style expf: 2^n · p(r), r = x − n·ln2 in [−ln2/2, ln2/2]. */
+static inline float exp1(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  x = x > 88.0f ? 88.0f : x;
+  float t = x * 1.44269504088896341f + 12582912.0f; /* round to nearest via 1.5·2^23 */
+  float n = t - 12582912.0f;
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  int32_t e = ((int32_t)n + 127) << 23;
+  float s;
+  memcpy(&s, &e, 4);
+  return p * s;
+}
+
+void k_exp(const float *x, float *y, size_t n) {
+  for (size_t i = 0; i < n; i++) y[i] = exp1(x[i]);
+}
+
+/* erf as a rational function x·P(x²)/Q(x²) on [−4, 4] (beyond, |erf| = 1 in
+** float); the coefficients are those of Eigen/TensorFlow's float erf. */
+static inline float erf1(float x) {
+  x = x < -4.0f ? -4.0f : x;
+  x = x > 4.0f ? 4.0f : x;
+  float x2 = x * x;
+  float p = -2.72614225801306e-10f;
+  p = p * x2 + 2.77068142495902e-08f;
+  p = p * x2 + -2.10102402082508e-06f;
+  p = p * x2 + -5.69250639462346e-05f;
+  p = p * x2 + -7.34990630326855e-04f;
+  p = p * x2 + -2.95459980854025e-03f;
+  p = p * x2 + -1.60960333262415e-02f;
+  float q = -1.45660718464996e-05f;
+  q = q * x2 + -2.13374055278905e-04f;
+  q = q * x2 + -1.68282697438203e-03f;
+  q = q * x2 + -7.37332916720468e-03f;
+  q = q * x2 + -1.42647390514189e-02f;
+  return x * p / q;
+}
+
+void k_erf(const float *x, float *y, size_t n) {
+  for (size_t i = 0; i < n; i++) y[i] = erf1(x[i]);
+}
+
+void k_gelu(float *x, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    float z = x[i];
+    x[i] = 0.5f * z * (1.0f + erf1(z * 0.70710678118654752f));
+  }
+}
+
+void k_tanh(float *x, size_t n) {
+  for (size_t i = 0; i < n; i++) x[i] = tanhf(x[i]);
+}
+
+#define KEY_BLOCK 128
+
+size_t k_attention_scratch(size_t T, size_t d) {
+  /* Kt [d][T] + scores [KEY_BLOCK] + acc [d] + q [d] */
+  return d * T + KEY_BLOCK + 2 * d + 2 * LANES;
+}
+
+void k_attention(const float *q, const float *k, const float *v, size_t ld, size_t T, size_t d,
+                 float scale, float *out, size_t ldo, float *scratch) {
+  float *kt = scratch;            /* keys transposed: kt[c*T + j] = k[j][c] */
+  float *s = kt + d * T;          /* one block of scores */
+  float *acc = s + KEY_BLOCK;     /* running Σ p·v */
+  float *qs = acc + d;            /* scaled query */
+  for (size_t j = 0; j < T; j++)
+    for (size_t c = 0; c < d; c++) kt[c * T + j] = k[j * ld + c];
+  for (size_t i = 0; i < T; i++) {
+    const float *qi = q + i * ld;
+    for (size_t c = 0; c < d; c++) qs[c] = qi[c] * scale;
+    for (size_t c = 0; c < d; c++) acc[c] = 0;
+    float m = -INFINITY, l = 0;
+    for (size_t jb = 0; jb < T; jb += KEY_BLOCK) {
+      size_t n = T - jb < KEY_BLOCK ? T - jb : KEY_BLOCK;
+      for (size_t j = 0; j < n; j++) s[j] = 0;
+      for (size_t c = 0; c < d; c++) {
+        const float *kr = kt + c * T + jb;
+        float qc = qs[c];
+        for (size_t j = 0; j < n; j++) s[j] += qc * kr[j];
+      }
+      float bm[LANES];
+      for (int t = 0; t < LANES; t++) bm[t] = -INFINITY;
+      size_t j = 0;
+      for (; j + LANES <= n; j += LANES)
+        for (int t = 0; t < LANES; t++) bm[t] = s[j + t] > bm[t] ? s[j + t] : bm[t];
+      for (; j < n; j++) bm[0] = s[j] > bm[0] ? s[j] : bm[0];
+      float mb = bm[0];
+      for (int t = 1; t < LANES; t++) mb = bm[t] > mb ? bm[t] : mb;
+      if (mb > m) { /* new running max: rescale what was accumulated */
+        float r = m == -INFINITY ? 0.0f : exp1(m - mb);
+        l *= r;
+        for (size_t c = 0; c < d; c++) acc[c] *= r;
+        m = mb;
+      }
+      float ls[LANES] = {0};
+      for (j = 0; j + LANES <= n; j += LANES)
+        for (int t = 0; t < LANES; t++) {
+          s[j + t] = exp1(s[j + t] - m);
+          ls[t] += s[j + t];
+        }
+      for (; j < n; j++) {
+        s[j] = exp1(s[j] - m);
+        ls[0] += s[j];
+      }
+      l += sum16(ls);
+      for (j = 0; j < n; j++) {
+        const float *vr = v + (jb + j) * ld;
+        float p = s[j];
+        for (size_t c = 0; c < d; c++) acc[c] += p * vr[c];
+      }
+    }
+    float inv = 1.0f / l;
+    float *o = out + i * ldo;
+    for (size_t c = 0; c < d; c++) o[c] = acc[c] * inv;
+  }
+}
+
+/* ---- exact simple twins ---- */
+
+float k_ref_gelu(float x) { return (float)(0.5 * x * (1.0 + erf((double)x / sqrt(2.0)))); }
+
+void k_ref_layernorm(float *x, size_t n, const float *g, const float *b, float eps) {
+  double mean = 0, var = 0;
+  for (size_t i = 0; i < n; i++) mean += x[i];
+  mean /= (double)n;
+  for (size_t i = 0; i < n; i++) var += (x[i] - mean) * (x[i] - mean);
+  var /= (double)n;
+  double rstd = 1.0 / sqrt(var + eps);
+  for (size_t i = 0; i < n; i++) x[i] = (float)((x[i] - mean) * rstd * g[i] + b[i]);
+}
+
+void k_ref_attention(const float *q, const float *k, const float *v, size_t ld, size_t T,
+                     size_t d, const uint8_t *mask, float scale, float *out, size_t ldo) {
+  for (size_t i = 0; i < T; i++) {
+    double mx = -INFINITY, sum = 0;
+    for (size_t j = 0; j < T; j++) {
+      if (!mask[j]) continue;
+      double s = 0;
+      for (size_t c = 0; c < d; c++) s += (double)q[i * ld + c] * k[j * ld + c];
+      s *= scale;
+      if (s > mx) mx = s;
+    }
+    for (size_t c = 0; c < d; c++) out[i * ldo + c] = 0;
+    double acc[1024];
+    size_t dd = d < 1024 ? d : 1024;
+    for (size_t c = 0; c < dd; c++) acc[c] = 0;
+    for (size_t j = 0; j < T; j++) {
+      if (!mask[j]) continue;
+      double s = 0;
+      for (size_t c = 0; c < d; c++) s += (double)q[i * ld + c] * k[j * ld + c];
+      double p = exp(s * scale - mx);
+      sum += p;
+      for (size_t c = 0; c < dd; c++) acc[c] += p * v[j * ld + c];
+    }
+    for (size_t c = 0; c < dd; c++) out[i * ldo + c] = (float)(acc[c] / sum);
+  }
+}

@@ -1,0 +1,53 @@
+/*
+** kernels.h — the float32 building blocks of the BERT forward pass: GEMM
+** (OpenBLAS) with fused bias, LayerNorm with fused residual, exact (erf)
+** GELU, vectorisable exp/erf, and attention with a one-pass online softmax.
+** Each fast kernel has a plain scalar twin (k_ref_*) in the same file that
+** tests compare it against.
+*/
+#ifndef BLEND_KERNELS_H
+#define BLEND_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* y[M,N] (row stride ldy) = x[M,K] · W[N,K]ᵀ (+ b[N] when b != NULL).
+** Single-threaded; callers split rows or columns across threads. */
+void k_linear(const float *x, size_t M, size_t K, const float *W, size_t N, const float *b,
+              float *y, size_t ldy);
+
+/* x = LN(x + res) over one row of n, with gamma g, beta b (res may be NULL).
+** Biased variance, eps added to the variance (as torch.nn.LayerNorm). */
+void k_add_layernorm(float *x, const float *res, size_t n, const float *g, const float *b,
+                     float eps);
+
+/* x = GELU(x) = 0.5·x·(1 + erf(x/√2)) in place (exact form; erf to ~1 ulp-ish). */
+void k_gelu(float *x, size_t n);
+
+/* Vectorisable elementwise exp and erf, max relative error ~2e-7 (exp) and
+** absolute ~3e-7 (erf); used by k_gelu and the attention softmax. */
+void k_exp(const float *x, float *y, size_t n);
+void k_erf(const float *x, float *y, size_t n);
+
+/* tanh(x) in place (cross-encoder pooler; a handful of values). */
+void k_tanh(float *x, size_t n);
+
+/* Attention for one sequence and one head.
+** q, k, v: row i at q + i*ld (same ld for all three), d values each;
+** out row i at out + i*ldo. T tokens, all of them real (no padding: the
+** caller packs sequences). scale = 1/√d. scratch: k_attention_scratch(T, d)
+** floats. Keys are processed in blocks with an online (running max) softmax,
+** so the result is numerically stable for any T. */
+size_t k_attention_scratch(size_t T, size_t d);
+void k_attention(const float *q, const float *k, const float *v, size_t ld, size_t T, size_t d,
+                 float scale, float *out, size_t ldo, float *scratch);
+
+/* ---- exact simple twins (scalar, libm, double accumulation) ---- */
+float k_ref_gelu(float x);
+void k_ref_layernorm(float *x, size_t n, const float *g, const float *b, float eps);
+/* Padded attention with a key mask: keys j with mask[j] == 0 get −∞ scores,
+** two-pass softmax in double. */
+void k_ref_attention(const float *q, const float *k, const float *v, size_t ld, size_t T,
+                     size_t d, const uint8_t *mask, float scale, float *out, size_t ldo);
+
+#endif

@@ -1,0 +1,550 @@
+/*
+** test_bert.c — the BERT forward pass against the independent float64
+** PyTorch reference outputs in ../shared/fixtures (random-weight models in the
+** real Hugging Face layout): F32/F16/BF16 bi-encoders from the stored
+** input_ids, a padded batch, the F16 cross-encoder, end-to-end from text via
+** the public API, the padded simple twin, thread sharing and config errors.
+*/
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blend.h"
+#include "encoder/bert.h"
+#include "encoder/kernels.h"
+#include "test.h"
+#include "util/util.h"
+
+#define EMB_TOL 1e-5
+#define COS_TOL 0.999999
+#define SCORE_TOL 1e-4
+
+/* One reference record. */
+typedef struct rec {
+  char *id, *text, *query, *doc;
+  int32_t *ids, *types;
+  uint32_t len;
+  double *emb;
+  uint32_t dim;
+  double score;
+  int has_nul; /* text holds U+0000, which cJSON's C strings cut off */
+} rec;
+
+typedef struct recs {
+  rec *r;
+  size_t n;
+} recs;
+
+static int32_t *int_array(const cJSON *a, uint32_t *len) {
+  int n = cJSON_GetArraySize(a);
+  int32_t *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+  int i = 0;
+  for (const cJSON *e = a ? a->child : NULL; e; e = e->next) v[i++] = (int32_t)e->valuedouble;
+  *len = (uint32_t)n;
+  return v;
+}
+
+static double *dbl_array(const cJSON *a, uint32_t *len) {
+  int n = cJSON_GetArraySize(a);
+  double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+  int i = 0;
+  for (const cJSON *e = a ? a->child : NULL; e; e = e->next) v[i++] = e->valuedouble;
+  *len = (uint32_t)n;
+  return v;
+}
+
+static char *str_dup(const cJSON *s) { return cJSON_IsString(s) ? strdup(s->valuestring) : NULL; }
+
+static int load_recs(const char *path, recs *out) {
+  char *data;
+  size_t len;
+  out->r = NULL;
+  out->n = 0;
+  if (file_read_all(path, &data, &len, NULL)) return -1;
+  size_t cap = 0;
+  for (char *line = data, *nl; line < data + len; line = nl + 1) {
+    nl = memchr(line, '\n', (size_t)(data + len - line));
+    if (!nl) nl = data + len;
+    if (nl == line) continue;
+    cJSON *o = cJSON_ParseWithLength(line, (size_t)(nl - line));
+    if (!o) continue;
+    if (out->n == cap) {
+      cap = cap ? cap * 2 : 64;
+      out->r = realloc(out->r, cap * sizeof *out->r);
+    }
+    rec *r = &out->r[out->n++];
+    memset(r, 0, sizeof *r);
+    r->has_nul = memmem(line, (size_t)(nl - line), "\\u0000", 6) != NULL;
+    r->id = str_dup(cJSON_GetObjectItem(o, "id"));
+    r->text = str_dup(cJSON_GetObjectItem(o, "text"));
+    r->query = str_dup(cJSON_GetObjectItem(o, "query"));
+    r->doc = str_dup(cJSON_GetObjectItem(o, "document"));
+    r->ids = int_array(cJSON_GetObjectItem(o, "input_ids"), &r->len);
+    uint32_t tl;
+    const cJSON *tt = cJSON_GetObjectItem(o, "token_type_ids");
+    if (tt) r->types = int_array(tt, &tl);
+    const cJSON *e = cJSON_GetObjectItem(o, "embedding");
+    if (e) r->emb = dbl_array(e, &r->dim);
+    const cJSON *sc = cJSON_GetObjectItem(o, "score");
+    if (sc) r->score = sc->valuedouble;
+    cJSON_Delete(o);
+  }
+  free(data);
+  return 0;
+}
+
+static void free_recs(recs *rs) {
+  for (size_t i = 0; i < rs->n; i++) {
+    rec *r = &rs->r[i];
+    free(r->id);
+    free(r->text);
+    free(r->query);
+    free(r->doc);
+    free(r->ids);
+    free(r->types);
+    free(r->emb);
+  }
+  free(rs->r);
+}
+
+static const char *fixture(const char *name) {
+  static char path[1024];
+  const char *sh = test_shared_dir();
+  if (!sh) return NULL;
+  snprintf(path, sizeof path, "%s/fixtures/%s", sh, name);
+  if (access(path, R_OK) != 0) return NULL;
+  return path;
+}
+
+/* Compare one embedding with the reference; returns 1 if within tolerance. */
+static int emb_ok(const float *got, const double *want, uint32_t dim, const char *what,
+                  double *worst) {
+  double mx = 0, dot = 0, na = 0, nb = 0;
+  for (uint32_t i = 0; i < dim; i++) {
+    double d = fabs(got[i] - want[i]);
+    if (d > mx) mx = d;
+    dot += got[i] * want[i];
+    na += (double)got[i] * got[i];
+    nb += want[i] * want[i];
+  }
+  double cos = dot / sqrt(na * nb);
+  if (mx > *worst) *worst = mx;
+  if (!(mx <= EMB_TOL && cos >= COS_TOL)) {
+    test_fail(__FILE__, __LINE__, "%s: max abs diff %.3g, cosine %.9f", what, mx, cos);
+    return 0;
+  }
+  return 1;
+}
+
+/* Forward every record's stored input_ids in one batch (and each alone),
+** compare with the stored embeddings. */
+static void check_bi_fixture(const char *name, size_t expect_lines) {
+  const char *dir = fixture(name);
+  if (!dir) SKIP("../shared/fixtures not found");
+  char path[1200];
+  snprintf(path, sizeof path, "%s/reference.jsonl", dir);
+  recs rs;
+  REQUIRE(load_recs(path, &rs) == 0);
+  CHECK_EQ_INT(rs.n, expect_lines);
+  bert_model *m = NULL;
+  blend_error err = {0};
+  int rc = bert_load(dir, 2, &m, &err);
+  CHECKF(rc == 0, "bert_load: %s", err.message);
+  if (rc) {
+    free_recs(&rs);
+    return;
+  }
+  uint32_t H = m->cfg.hidden;
+  CHECK_EQ_INT(m->cfg.pooling, BERT_POOL_MEAN);
+  CHECK(m->cfg.normalize);
+  CHECK(!m->cfg.cross);
+  const int32_t **ids = malloc(rs.n * sizeof *ids);
+  uint32_t *lens = malloc(rs.n * sizeof *lens);
+  float *out = malloc(rs.n * H * sizeof *out), *one = malloc(H * sizeof *one);
+  for (size_t i = 0; i < rs.n; i++) {
+    ids[i] = rs.r[i].ids;
+    lens[i] = rs.r[i].len;
+  }
+  rc = bert_forward(m, rs.n, ids, NULL, lens, out, &err);
+  CHECKF(rc == 0, "bert_forward: %s", err.message);
+  double worst = 0, worst_diff_single = 0;
+  for (size_t i = 0; i < rs.n && !rc; i++) {
+    REQUIRE(rs.r[i].dim == H);
+    emb_ok(out + i * H, rs.r[i].emb, H, rs.r[i].id, &worst);
+    /* alone: same numbers as inside the batch */
+    CHECK(bert_forward(m, 1, &ids[i], NULL, &lens[i], one, &err) == 0);
+    emb_ok(one, rs.r[i].emb, H, rs.r[i].id, &worst);
+    for (uint32_t k = 0; k < H; k++) {
+      double d = fabs(one[k] - out[i * H + k]);
+      if (d > worst_diff_single) worst_diff_single = d;
+    }
+  }
+  CHECKF(worst_diff_single <= 1e-6, "batch vs single differ by %.3g", worst_diff_single);
+  printf("  %s: %zu texts, max abs diff vs reference %.3g, batch vs single %.3g\n", name, rs.n,
+         worst, worst_diff_single);
+  free(ids);
+  free(lens);
+  free(out);
+  free(one);
+  bert_free(m);
+  free_recs(&rs);
+}
+
+TEST(bi_f32_reference) { check_bi_fixture("bert-tiny-random", 85); }
+TEST(bi_f16_reference) { check_bi_fixture("bert-tiny-random-f16", 20); }
+TEST(bi_bf16_reference) { check_bi_fixture("bert-tiny-random-bf16", 20); }
+
+/* The padded batch of 8: the packed fast path and the padded, masked twin
+** must both give the single-text embeddings. */
+TEST(padded_batch_changes_nothing) {
+  const char *dir = fixture("bert-tiny-random");
+  if (!dir) SKIP("../shared/fixtures not found");
+  char path[1200];
+  snprintf(path, sizeof path, "%s/reference-batch.json", dir);
+  char *data;
+  size_t len;
+  REQUIRE(file_read_all(path, &data, &len, NULL) == 0);
+  cJSON *o = cJSON_ParseWithLength(data, len);
+  free(data);
+  REQUIRE(o);
+  const cJSON *ia = cJSON_GetObjectItem(o, "input_ids"), *ea = cJSON_GetObjectItem(o, "embeddings");
+  size_t n = (size_t)cJSON_GetArraySize(ia);
+  CHECK_EQ_INT(n, 8);
+  bert_model *m = NULL;
+  blend_error err = {0};
+  int rc = bert_load(dir, 2, &m, &err);
+  CHECKF(rc == 0, "bert_load: %s", err.message);
+  if (rc) {
+    cJSON_Delete(o);
+    return;
+  }
+  uint32_t H = m->cfg.hidden;
+  int32_t *ids[8];
+  uint32_t lens[8];
+  double *want[8];
+  const cJSON *ie = ia->child, *ee = ea->child;
+  for (size_t i = 0; i < n && i < 8; i++, ie = ie->next, ee = ee->next) {
+    uint32_t d;
+    ids[i] = int_array(ie, &lens[i]);
+    want[i] = dbl_array(ee, &d);
+    CHECK_EQ_INT(d, H);
+  }
+  CHECK_EQ_INT(lens[2], 128); /* the longest: the others are padded to it */
+  float *fast = malloc(n * H * sizeof *fast), *ref = malloc(n * H * sizeof *ref);
+  CHECK(bert_forward(m, n, (const int32_t *const *)ids, NULL, lens, fast, &err) == 0);
+  CHECKF(bert_forward_ref(m, n, (const int32_t *const *)ids, NULL, lens, ref, &err) == 0, "%s",
+         err.message);
+  double worst = 0, twin = 0;
+  for (size_t i = 0; i < n; i++) {
+    char what[64];
+    snprintf(what, sizeof what, "batch[%zu] fast", i);
+    emb_ok(fast + i * H, want[i], H, what, &worst);
+    snprintf(what, sizeof what, "batch[%zu] padded twin", i);
+    emb_ok(ref + i * H, want[i], H, what, &worst);
+    for (uint32_t k = 0; k < H; k++)
+      if (fabs(fast[i * H + k] - ref[i * H + k]) > twin) twin = fabs(fast[i * H + k] - ref[i * H + k]);
+  }
+  CHECKF(twin <= 1e-5, "fast vs twin %.3g", twin);
+  printf("  batch of 8: max abs diff vs reference %.3g, fast vs padded twin %.3g\n", worst, twin);
+  for (size_t i = 0; i < n; i++) {
+    free(ids[i]);
+    free(want[i]);
+  }
+  free(fast);
+  free(ref);
+  bert_free(m);
+  cJSON_Delete(o);
+}
+
+TEST(cross_f16_reference) {
+  const char *dir = fixture("cross-tiny-random");
+  if (!dir) SKIP("../shared/fixtures not found");
+  char path[1200];
+  snprintf(path, sizeof path, "%s/reference.jsonl", dir);
+  recs rs;
+  REQUIRE(load_recs(path, &rs) == 0);
+  CHECK_EQ_INT(rs.n, 61);
+  bert_model *m = NULL;
+  blend_error err = {0};
+  int rc = bert_load(dir, 2, &m, &err);
+  CHECKF(rc == 0, "bert_load: %s", err.message);
+  if (rc) {
+    free_recs(&rs);
+    return;
+  }
+  CHECK(m->cfg.cross);
+  const int32_t **ids = malloc(rs.n * sizeof *ids), **types = malloc(rs.n * sizeof *types);
+  uint32_t *lens = malloc(rs.n * sizeof *lens);
+  float *sc = malloc(rs.n * sizeof *sc), ref[4];
+  for (size_t i = 0; i < rs.n; i++) {
+    ids[i] = rs.r[i].ids;
+    types[i] = rs.r[i].types;
+    lens[i] = rs.r[i].len;
+  }
+  CHECKF(bert_forward(m, rs.n, ids, types, lens, sc, &err) == 0, "%s", err.message);
+  double worst = 0;
+  for (size_t i = 0; i < rs.n; i++) {
+    double d = fabs(sc[i] - rs.r[i].score);
+    if (d > worst) worst = d;
+    CHECKF(d <= SCORE_TOL, "%s: score %.9f vs reference %.9f", rs.r[i].id, sc[i], rs.r[i].score);
+  }
+  /* the padded twin on a few pairs of different lengths */
+  CHECK(bert_forward_ref(m, 4, ids, types, lens, ref, &err) == 0);
+  for (size_t i = 0; i < 4; i++) CHECK_NEAR(ref[i], rs.r[i].score, SCORE_TOL);
+  printf("  cross-encoder: %zu pairs, max |score diff| %.3g\n", rs.n, worst);
+  free(ids);
+  free(types);
+  free(lens);
+  free(sc);
+  bert_free(m);
+  free_recs(&rs);
+}
+
+/* Kernels against their scalar twins. */
+TEST(kernels_match_twins) {
+  float x[2001];
+  for (int i = 0; i <= 2000; i++) x[i] = -8.0f + (float)i * 0.008f;
+  float g[2001];
+  memcpy(g, x, sizeof x);
+  k_gelu(g, 2001);
+  double mx = 0;
+  for (int i = 0; i <= 2000; i++) mx = fmax(mx, fabs(g[i] - k_ref_gelu(x[i])));
+  CHECKF(mx < 2e-6, "gelu vs erf twin: %.3g", mx);
+  /* attention: a long sequence (several key blocks) vs the masked twin */
+  size_t T = 300, d = 32, ld = 3 * d;
+  float *qkv = malloc(T * ld * sizeof *qkv), *o1 = malloc(T * d * 4), *o2 = malloc(T * d * 4);
+  float *scr = malloc(k_attention_scratch(T, d) * 4);
+  uint8_t *mask = malloc(T);
+  unsigned s = 1;
+  for (size_t i = 0; i < T * ld; i++) {
+    s = s * 1103515245u + 12345u;
+    qkv[i] = (float)((s >> 8) & 0xffff) / 65536.0f * 6.0f - 3.0f;
+  }
+  memset(mask, 1, T);
+  k_attention(qkv, qkv + d, qkv + 2 * d, ld, T, d, 0.5f, o1, d, scr);
+  k_ref_attention(qkv, qkv + d, qkv + 2 * d, ld, T, d, mask, 0.5f, o2, d);
+  mx = 0;
+  for (size_t i = 0; i < T * d; i++) mx = fmax(mx, fabs(o1[i] - o2[i]));
+  CHECKF(mx < 1e-5, "attention vs twin: %.3g", mx);
+  /* masking the tail keys of the twin == the fast kernel on the prefix */
+  memset(mask + 100, 0, T - 100);
+  k_attention(qkv, qkv + d, qkv + 2 * d, ld, 100, d, 0.5f, o1, d, scr);
+  k_ref_attention(qkv, qkv + d, qkv + 2 * d, ld, T, d, mask, 0.5f, o2, d);
+  mx = 0;
+  for (size_t i = 0; i < 100 * d; i++) mx = fmax(mx, fabs(o1[i] - o2[i]));
+  CHECKF(mx < 1e-5, "masked attention vs prefix: %.3g", mx);
+  free(qkv);
+  free(o1);
+  free(o2);
+  free(scr);
+  free(mask);
+}
+
+/* End to end from text through the public API (tokenizer + forward). */
+TEST(embed_text_end_to_end) {
+  const char *dir = fixture("bert-tiny-random");
+  if (!dir) SKIP("../shared/fixtures not found");
+  char path[1200];
+  snprintf(path, sizeof path, "%s/reference.jsonl", dir);
+  recs rs;
+  REQUIRE(load_recs(path, &rs) == 0);
+  blend_model_options o;
+  blend_model_options_default(&o);
+  o.threads = 2;
+  o.batch = 16;
+  blend_model *m = NULL;
+  blend_error err = {0};
+  int rc = blend_model_open(dir, &o, &m, &err);
+  CHECKF(rc == 0, "open: %s", err.message);
+  if (rc) {
+    free_recs(&rs);
+    return;
+  }
+  CHECK_EQ_INT(blend_model_dim(m), 128);
+  CHECK_EQ_INT(blend_model_max_length(m), 128);
+  CHECK(!blend_model_is_cross_encoder(m));
+  const char **texts = malloc(rs.n * sizeof *texts);
+  size_t *lens = malloc(rs.n * sizeof *lens);
+  float *out = malloc(rs.n * 128 * sizeof *out);
+  for (size_t i = 0; i < rs.n; i++) {
+    texts[i] = rs.r[i].text;
+    lens[i] = strlen(rs.r[i].text);
+  }
+  CHECKF(blend_embed(m, texts, lens, rs.n, out, &err) == 0, "%s", err.message);
+  double worst = 0;
+  size_t skipped = 0;
+  for (size_t i = 0; i < rs.n; i++) {
+    if (rs.r[i].has_nul) {
+      skipped++;
+      continue;
+    }
+    emb_ok(out + i * 128, rs.r[i].emb, 128, rs.r[i].id, &worst);
+  }
+  printf("  embed from text: %zu texts (%zu with U+0000 not comparable), max abs diff %.3g\n",
+         rs.n, skipped, worst);
+  /* a cross-encoder call on a bi-encoder is refused */
+  float sc;
+  CHECK(blend_rerank(m, "q", 1, texts, lens, 1, &sc, &err) == BLEND_EINVAL);
+  free(texts);
+  free(lens);
+  free(out);
+  blend_model_close(m);
+  free_recs(&rs);
+}
+
+TEST(rerank_text_end_to_end) {
+  const char *dir = fixture("cross-tiny-random");
+  if (!dir) SKIP("../shared/fixtures not found");
+  char path[1200];
+  snprintf(path, sizeof path, "%s/reference.jsonl", dir);
+  recs rs;
+  REQUIRE(load_recs(path, &rs) == 0);
+  blend_model_options o;
+  blend_model_options_default(&o);
+  o.max_length = 256;
+  blend_model *m = NULL;
+  blend_error err = {0};
+  int rc = blend_model_open(dir, &o, &m, &err);
+  CHECKF(rc == 0, "open: %s", err.message);
+  if (rc) {
+    free_recs(&rs);
+    return;
+  }
+  CHECK(blend_model_is_cross_encoder(m));
+  double worst = 0;
+  for (size_t i = 0; i < rs.n; i++) {
+    const char *doc = rs.r[i].doc;
+    size_t dl = strlen(doc);
+    float sc = 0;
+    CHECKF(blend_rerank(m, rs.r[i].query, strlen(rs.r[i].query), &doc, &dl, 1, &sc, &err) == 0,
+           "%s", err.message);
+    double d = fabs(sc - rs.r[i].score);
+    if (d > worst) worst = d;
+    CHECKF(d <= SCORE_TOL, "%s: %.9f vs %.9f", rs.r[i].id, sc, rs.r[i].score);
+  }
+  printf("  rerank from text: %zu pairs, max |diff| %.3g\n", rs.n, worst);
+  blend_model_close(m);
+  free_recs(&rs);
+}
+
+typedef struct share_arg {
+  blend_model *m;
+  const int32_t *const *ids;
+  const uint32_t *lens;
+  size_t n;
+  float *out;
+  int rc;
+} share_arg;
+
+static void *share_main(void *p) {
+  share_arg *a = p;
+  for (int rep = 0; rep < 3 && !a->rc; rep++)
+    a->rc = blend_embed_ids(a->m, a->ids, a->lens, a->n, a->out, NULL);
+  return NULL;
+}
+
+/* One model used by several threads at once gives the single-thread answers. */
+TEST(model_shared_between_threads) {
+  const char *dir = fixture("bert-tiny-random");
+  if (!dir) SKIP("../shared/fixtures not found");
+  char path[1200];
+  snprintf(path, sizeof path, "%s/reference.jsonl", dir);
+  recs rs;
+  REQUIRE(load_recs(path, &rs) == 0);
+  blend_model *m = NULL;
+  blend_error err = {0};
+  blend_model_options o;
+  blend_model_options_default(&o);
+  o.threads = 2;
+  int rc = blend_model_open(dir, &o, &m, &err);
+  CHECKF(rc == 0, "open: %s", err.message);
+  if (rc) {
+    free_recs(&rs);
+    return;
+  }
+  size_t n = 12;
+  const int32_t *ids[12];
+  uint32_t lens[12];
+  for (size_t i = 0; i < n; i++) {
+    ids[i] = rs.r[i * 7].ids;
+    lens[i] = rs.r[i * 7].len;
+  }
+  share_arg a[3];
+  pthread_t th[3];
+  for (int t = 0; t < 3; t++) {
+    a[t] = (share_arg){m, ids, lens, n, malloc(n * 128 * sizeof(float)), 0};
+    pthread_create(&th[t], NULL, share_main, &a[t]);
+  }
+  for (int t = 0; t < 3; t++) pthread_join(th[t], NULL);
+  double worst = 0;
+  for (int t = 0; t < 3; t++) {
+    CHECK_EQ_INT(a[t].rc, 0);
+    for (size_t i = 0; i < n; i++)
+      emb_ok(a[t].out + i * 128, rs.r[i * 7].emb, 128, rs.r[i * 7].id, &worst);
+    free(a[t].out);
+  }
+  blend_model_close(m);
+  free_recs(&rs);
+}
+
+/* A copy of a fixture directory with config.json replaced (weights linked). */
+static const char *model_variant(const char *src, const char *name, const char *key,
+                                 const char *json_value) {
+  static char dir[1024];
+  snprintf(dir, sizeof dir, "%s/%s", test_tmpdir(), name);
+  mkdir(dir, 0755);
+  const char *files[] = {"model.safetensors", "vocab.txt", "tokenizer_config.json",
+                         "modules.json", "sentence_bert_config.json", "1_Pooling"};
+  for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+    char a[1200], b[1200];
+    snprintf(a, sizeof a, "%s/%s", src, files[i]);
+    snprintf(b, sizeof b, "%s/%s", dir, files[i]);
+    if (symlink(a, b) != 0) return NULL;
+  }
+  char p[1200], *text;
+  size_t len;
+  snprintf(p, sizeof p, "%s/config.json", src);
+  if (file_read_all(p, &text, &len, NULL)) return NULL;
+  cJSON *c = cJSON_Parse(text);
+  free(text);
+  cJSON_DeleteItemFromObject(c, key);
+  cJSON_AddItemToObject(c, key, cJSON_Parse(json_value));
+  char *out = cJSON_Print(c);
+  snprintf(p, sizeof p, "%s/config.json", dir);
+  int rc = file_write_atomic(p, out, strlen(out), NULL);
+  free(out);
+  cJSON_Delete(c);
+  return rc ? NULL : dir;
+}
+
+TEST(config_errors_are_clear) {
+  const char *src = fixture("bert-tiny-random");
+  if (!src) SKIP("../shared/fixtures not found");
+  char srcdir[PATH_MAX];
+  REQUIRE(realpath(src, srcdir) != NULL);
+  blend_model *m = NULL;
+  blend_error err = {0};
+  /* unsupported activation */
+  const char *d = model_variant(srcdir, "act", "hidden_act", "\"gelu_new\"");
+  REQUIRE(d);
+  CHECK(blend_model_open(d, NULL, &m, &err) == BLEND_EUNSUPPORTED);
+  CHECKF(strstr(err.message, "hidden_act") && strstr(err.message, "gelu_new") &&
+             strstr(err.message, "config.json"),
+         "message: %s", err.message);
+  /* a config whose shapes disagree with the weights: names the tensor */
+  d = model_variant(srcdir, "inter", "intermediate_size", "256");
+  REQUIRE(d);
+  CHECK(blend_model_open(d, NULL, &m, &err) == BLEND_ECORRUPT);
+  CHECKF(strstr(err.message, "encoder.layer.0.intermediate.dense.weight") &&
+             strstr(err.message, "[512, 128]"),
+         "message: %s", err.message);
+  /* missing directory: names the file */
+  CHECK(blend_model_open("/nonexistent/model", NULL, &m, &err) == BLEND_ENOTFOUND);
+  CHECKF(strstr(err.message, "/nonexistent/model/config.json") != NULL, "message: %s",
+         err.message);
+  CHECK(m == NULL);
+}

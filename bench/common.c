@@ -295,11 +295,25 @@ static int cmp_int_desc(const void *a, const void *b) {
   return (x < y) - (x > y);
 }
 
+/* trec_eval's ranking of a run: score descending, ties by docid descending. */
+static const bench_hits *g_sort_hits; /* qsort has no context; single-threaded */
+static int cmp_trec(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  double sx = g_sort_hits->score[x], sy = g_sort_hits->score[y];
+  if (sx != sy) return sx < sy ? 1 : -1;
+  return -strcmp(g_sort_hits->id[x], g_sort_hits->id[y]);
+}
+
 double bench_ndcg10(const bench_query *q, const bench_hits *h) {
   double dcg = 0, idcg = 0;
-  for (uint32_t i = 0; i < h->count && i < BENCH_K; i++) {
+  uint32_t order[BENCH_K], n = h->count < BENCH_K ? h->count : BENCH_K;
+  for (uint32_t i = 0; i < n; i++) order[i] = i;
+  g_sort_hits = h;
+  qsort(order, n, sizeof *order, cmp_trec);
+  for (uint32_t i = 0; i < n; i++) {
+    const char *id = h->id[order[i]];
     for (size_t j = 0; j < q->njudged; j++) {
-      if (strcmp(q->judged[j].docid, h->id[i]) == 0) {
+      if (strcmp(q->judged[j].docid, id) == 0) {
         if (q->judged[j].rel > 0) dcg += q->judged[j].rel / log2((double)i + 2.0);
         break;
       }
@@ -367,7 +381,7 @@ int bench_run_queries(const bench_queries *qs, int passes, bench_search_fn fn,
     }
     for (size_t i = 0; i < qs->n; i++)
       for (uint32_t r = 0; r < hits[i].count; r++)
-        fprintf(f, "%s Q0 %s %u %.6f %s\n", qs->q[i].id, hits[i].id[r], r + 1,
+        fprintf(f, "%s Q0 %s %u %.9g %s\n", qs->q[i].id, hits[i].id[r], r + 1,
                 hits[i].score[r], tag);
     fclose(f);
   }

@@ -98,8 +98,10 @@ int bench_run_queries(const bench_queries *qs, int passes, bench_search_fn fn,
                       void *ctx, const char *run_path, const char *tag,
                       bench_query_report *out);
 
-/* nDCG@10 with trec_eval semantics (gain = relevance grade, log2 discount,
-** ideal ranking from the judgements; a query without hits scores 0). */
+/* nDCG@10 with trec_eval semantics: hits re-ranked as trec_eval ranks a run
+** (score descending, ties by docid descending), gain = relevance grade, log2
+** discount, ideal ranking from the judgements, a query without hits scores 0.
+** Equals `blend eval` / trec_eval ndcg_cut_10 on the written run file. */
 double bench_ndcg10(const bench_query *q, const bench_hits *h);
 
 /* -------------------------------------------------------------- misc */

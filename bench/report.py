@@ -57,9 +57,10 @@ qrels/test.tsv with its text from queries.jsonl, top-10, one thread,
 in-process: one warm-up pass, then the timed passes; QPS = queries / median
 pass time (min–max QPS over passes in brackets). Each hit's external doc id is
 fetched inside the timed loop for every engine. nDCG@10 is computed by the
-driver from the last pass (trec_eval semantics: graded gain, log2 discount,
-queries without hits count 0, identical query/doc ids not removed) and TREC run
-files are written next to the indexes. Index figures are the median of the
+driver from the last pass with trec_eval semantics (hits ranked by score,
+ties by docid descending; graded gain, log2 discount; queries without hits
+count 0; identical query/doc ids not removed) — it equals libblend's
+`blend_evaluate` on the TREC run files written to `build/bench/runs/`. Index figures are the median of the
 index runs. Drivers: `-O2 -march=native`; Xapian and SQLite are the Debian
 packages (generic `-O2` builds). Machines are shared and noisy: the numbers are
 medians, small differences are not significant.

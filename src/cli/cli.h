@@ -35,6 +35,16 @@ void cli_progress_start(cli_progress *p, const char *what, unsigned long long to
 void cli_progress_update(cli_progress *p, unsigned long long items, unsigned long long bytes);
 void cli_progress_done(cli_progress *p, unsigned long long items, unsigned long long bytes);
 
+/* Apply one of the shared search options (k1, b, fields, field-weight,
+** algorithm) to o; returns 0, or 2 after printing a usage error. */
+int cli_search_option(blend_search_options *o, const char *name, const char *val);
+#define CLI_SEARCH_OPTIONS_HELP                                                   \
+  "      --k1 X, --b X      BM25 parameters (default 0.9, 0.4)\n"                 \
+  "      --fields MODE      flat (default: one 'contents' field) or multi (sum of\n" \
+  "                         per-field BM25, as Anserini's multifield)\n"          \
+  "      --field-weight F=W weight of field F in multi mode (default 1)\n"        \
+  "      --algorithm A      auto (default), maxscore, bmw or exhaustive\n"
+
 /* Write s as a JSON string literal (with quotes) to f. */
 void cli_json_string(FILE *f, const char *s, size_t len);
 

@@ -164,6 +164,39 @@ int blend_searcher_doc_field(blend_searcher *s, uint32_t doc,
                              const char *field, const char **text, size_t *len,
                              blend_error *err);
 
+/* ---------------------------------------------------------------- ingest */
+
+/* Feeding a writer from files. JSONL: one JSON object per line, with an id
+** field (default "_id"; a number is taken as its decimal text) and text
+** fields (default "title,text"; a missing or null field is empty, any other
+** non-string is an error). Lines must be valid UTF-8; blank lines are
+** ignored. A directory: every *.txt and *.md file below it (sorted, symlinks
+** not followed), id = path relative to the directory, title = first
+** non-empty line (Markdown '#' marks removed), text = the whole file. */
+typedef struct blend_ingest_options {
+  const char *id_field;          /* JSONL id field; NULL = "_id" */
+  const char *const *fields;     /* JSONL text fields; NULL = {"title","text"} */
+  size_t nfields;
+  int skip_invalid;              /* 1: skip bad lines/files and count them */
+  /* called every ~1000 documents and at the end (may be NULL) */
+  void (*progress)(void *ctx, uint64_t docs, uint64_t bytes);
+  void *progress_ctx;
+} blend_ingest_options;
+
+typedef struct blend_ingest_stats {
+  uint64_t docs;          /* documents added */
+  uint64_t bytes;         /* input bytes read */
+  uint64_t skipped;       /* invalid lines/files skipped (skip_invalid) */
+  uint64_t empty;         /* documents with no text at all */
+  char first_skip[BLEND_ERROR_MAX]; /* why the first skipped line was skipped */
+} blend_ingest_stats;
+
+/* Add every document of a JSONL file (path "-" = stdin) or of a directory
+** tree to w. On the first invalid line (without skip_invalid) fails with
+** BLEND_EINVAL and a message "FILE:LINE: problem"; nothing is committed. */
+int blend_ingest(blend_writer *w, const char *path, const blend_ingest_options *opts,
+                 blend_ingest_stats *stats, blend_error *err);
+
 /* ---------------------------------------------------------------- search */
 
 enum blend_field_mode {

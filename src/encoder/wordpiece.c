@@ -18,7 +18,7 @@
 
 int wp_reserve(wp_encoding *e, uint32_t extra) {
   if (extra <= e->cap - e->len) return 0;
-  if (extra > UINT32_MAX / 2 - e->len) return -1;
+  if (e->len > UINT32_MAX / 2 || extra > UINT32_MAX / 2 - e->len) return -1;
   uint32_t need = e->len + extra, cap = e->cap ? e->cap : 64;
   while (cap < need) cap *= 2;
   int32_t *ids = realloc(e->ids, (size_t)cap * sizeof *ids);

@@ -4,10 +4,12 @@
 ** MiniLM-L6 shapes, plus the machine's measured f32 FMA and int8 VNNI peaks
 ** (tight register-only loops) so each figure reads as a fraction of peak.
 **
-**   build/release/bench_gemm [reps]      (median of reps runs, default 7)
+**   build/release/bench_gemm [reps [shape-substring]]
+**   (median of reps runs, default 7; e.g. "ffn2" runs only those shapes)
 **
-** OpenBLAS threads are set with openblas_set_num_threads; ours are the
-** nthreads argument. GFLOP/s counts 2·rows·in·out for every path (int8
+** OpenBLAS threads are set with openblas_set_num_threads; ours run as
+** q8_linear_part / f32_linear_part tasks on the encoder's persistent
+** thread pool (threadpool.h), the way the forward pass calls them. GFLOP/s counts 2·rows·in·out for every path (int8
 ** multiply-adds counted the same way, "GOP/s").
 */
 #include <cblas.h>
@@ -18,6 +20,7 @@
 #include <time.h>
 
 #include "encoder/quant.h"
+#include "encoder/threadpool.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -85,6 +88,25 @@ static double peak_vnni(void) {
 #endif
 }
 
+typedef struct job {
+  const float *x, *b;
+  float *y;
+  uint32_t rows;
+  const q8_matrix *q;
+  const f32_packed *fp;
+  unsigned nparts;
+} job;
+
+static void q8_task(void *ctx, size_t task, int worker) {
+  job *j = ctx;
+  q8_linear_part(j->x, j->rows, j->q, j->b, j->y, (unsigned)task, j->nparts);
+}
+
+static void f32_task(void *ctx, size_t task, int worker) {
+  job *j = ctx;
+  f32_linear_part(j->x, j->rows, j->fp, j->b, j->y, (unsigned)task, j->nparts);
+}
+
 typedef struct shape {
   const char *name;
   uint32_t rows, in, out;
@@ -104,6 +126,7 @@ int main(int argc, char **argv) {
          "sg%pk");
   for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
     shape sh = shapes[s];
+    if (argc > 2 && !strstr(sh.name, argv[2])) continue;
     size_t nx = (size_t)sh.rows * sh.in, nw = (size_t)sh.out * sh.in, ny = (size_t)sh.rows * sh.out;
     float *x = malloc(nx * 4), *W = malloc(nw * 4), *b = malloc(sh.out * 4), *y = malloc(ny * 4);
     srand(1);
@@ -117,6 +140,11 @@ int main(int argc, char **argv) {
     /* small shapes run many times per sample to get above timer noise */
     int inner = sh.rows < 256 ? 200 : 1;
     for (int thr = 1; thr <= 2; thr++) {
+      tpool *pool = tpool_new(thr);
+      if (!pool) return 1;
+      /* single-threaded runs are one part; threaded ones split each layer
+      ** into one part per thread */
+      job jb = {x, b, y, sh.rows, &q, &fp, (unsigned)thr};
       double t_sg[64], t_f[64], t_q[64];
       int n = reps > 64 ? 64 : reps;
       openblas_set_num_threads(thr);
@@ -129,16 +157,17 @@ int main(int argc, char **argv) {
         }
         if (r) t_sg[r - 1] = (now() - t) / inner;
         t = now();
-        for (int i = 0; i < inner; i++) f32_linear(x, sh.rows, &fp, b, y, (unsigned)thr);
+        for (int i = 0; i < inner; i++) tpool_run(pool, jb.nparts, f32_task, &jb);
         if (r) t_f[r - 1] = (now() - t) / inner;
         t = now();
-        for (int i = 0; i < inner; i++) q8_linear(x, sh.rows, &q, b, y, (unsigned)thr);
+        for (int i = 0; i < inner; i++) tpool_run(pool, jb.nparts, q8_task, &jb);
         if (r) t_q[r - 1] = (now() - t) / inner;
       }
       double gs = flop / median(t_sg, n) / 1e9, gf = flop / median(t_f, n) / 1e9,
              gq = flop / median(t_q, n) / 1e9;
       printf("%-22s %3d %10.1f %10.1f %10.1f %7.2fx %7.0f%%\n", sh.name, thr, gs, gf, gq, gq / gs,
              100.0 * gs / (pf * thr));
+      tpool_free(pool);
     }
     q8_free(&q);
     f32_packed_free(&fp);

@@ -22,12 +22,16 @@ typedef struct eval_pair {
   uint32_t doc;
 } eval_pair;
 
-/* Hash set of entry indices keyed by eval_pair (keys live in the owner). */
+/* Hash set of entry indices keyed by eval_pair (keys live in the owner).
+** One per query: a query's lookups stay in a small, cache-resident table. */
+typedef struct pairslot {
+  uint32_t idx;  /* entry index + 1; 0 = empty slot */
+  uint32_t hash; /* low 32 bits of the key hash, for cheap rejects */
+} pairslot;
 typedef struct pairset {
-  uint32_t *idx;  /* entry index + 1; 0 = empty slot */
-  uint32_t *hash; /* low 32 bits of the key hash, for cheap rejects */
-  size_t cap;     /* power of two (0 before the first insert) */
-  size_t count;
+  pairslot *slot;
+  uint32_t cap;   /* power of two (0 before the first insert) */
+  uint32_t count;
 } pairset;
 
 uint64_t pair_hash(uint32_t q, const char *doc, size_t len);
@@ -38,11 +42,13 @@ uint32_t pairset_find(const pairset *s, const eval_pair *keys, const char *strin
 int pairset_insert(pairset *s, uint64_t h, uint32_t i);
 void pairset_free(pairset *s);
 
-/* Interned ids: qid → index, string arena for every id. */
+/* Interned ids: qid → index, string arena for every id, and per query the
+** set of its (query, doc) entries. */
 typedef struct idtab {
   strmap *qmap;    /* qid → query index */
   bbuf strings;    /* NUL-terminated ids */
   uint32_t *qid;   /* per query: offset of its id in strings */
+  pairset *sets;   /* per query: its entries by document id */
   uint32_t nq, qcap;
 } idtab;
 
@@ -58,7 +64,6 @@ struct blend_qrels {
   eval_pair *keys; /* one judgement per (query, doc): last one wins */
   int32_t *rel;
   uint32_t n, cap;
-  pairset index;
   uint64_t duplicates; /* judgements that replaced an earlier one */
   /* Built once after parsing: */
   uint32_t *nrel;      /* per query: judged docs with rel > 0 */
@@ -72,7 +77,6 @@ struct blend_run {
   double *score;
   uint32_t *line;      /* source line (0 when added through the API) */
   uint32_t n, cap;
-  pairset index;
 };
 
 /* Parse qrels / a TREC run from memory; name is used in messages. */

@@ -27,51 +27,42 @@ static int key_equal(const eval_pair *k, const char *strings, uint32_t q, const 
 uint32_t pairset_find(const pairset *s, const eval_pair *keys, const char *strings, uint32_t q,
                       const char *doc, size_t len, uint64_t h) {
   if (!s->cap) return UINT32_MAX;
-  size_t mask = s->cap - 1, j = (size_t)h & mask;
-  uint32_t h32 = (uint32_t)h;
+  uint32_t mask = s->cap - 1, j = (uint32_t)h & mask, h32 = (uint32_t)h;
   for (;;) {
-    uint32_t e = s->idx[j];
-    if (!e) return UINT32_MAX;
-    if (s->hash[j] == h32 && key_equal(&keys[e - 1], strings, q, doc, len)) return e - 1;
+    pairslot e = s->slot[j];
+    if (!e.idx) return UINT32_MAX;
+    if (e.hash == h32 && key_equal(&keys[e.idx - 1], strings, q, doc, len)) return e.idx - 1;
     j = (j + 1) & mask;
   }
 }
 
-static void place(uint32_t *idx, uint32_t *hash, size_t cap, uint64_t h, uint32_t e) {
-  size_t mask = cap - 1, j = (size_t)h & mask;
-  while (idx[j]) j = (j + 1) & mask;
-  idx[j] = e;
-  hash[j] = (uint32_t)h;
+static void place(pairslot *slot, uint32_t cap, uint32_t h32, uint32_t e) {
+  uint32_t mask = cap - 1, j = h32 & mask;
+  while (slot[j].idx) j = (j + 1) & mask;
+  slot[j] = (pairslot){e, h32};
 }
 
 int pairset_insert(pairset *s, uint64_t h, uint32_t i) {
-  if ((s->count + 1) * 2 > s->cap) {
-    /* The full hash is not kept, so slots are re-placed from the stored low
-    ** 32 bits: the table never exceeds 2^32 slots, so those bits suffice. */
-    size_t ncap = s->cap ? s->cap * 2 : 64;
-    if (ncap > ((size_t)1 << 32)) return -1;
-    uint32_t *ni = calloc(ncap, sizeof *ni), *nh = malloc(ncap * sizeof *nh);
-    if (!ni || !nh) {
-      free(ni);
-      free(nh);
-      return -1;
-    }
-    for (size_t j = 0; j < s->cap; j++)
-      if (s->idx[j]) place(ni, nh, ncap, s->hash[j], s->idx[j]);
-    free(s->idx);
-    free(s->hash);
-    s->idx = ni;
-    s->hash = nh;
+  if (((uint64_t)s->count + 1) * 2 > s->cap) {
+    /* Slots are re-placed from the stored low 32 bits of the hash: tables
+    ** never exceed 2^31 slots, so those bits suffice. */
+    if (s->cap >= (1u << 31)) return -1;
+    uint32_t ncap = s->cap ? s->cap * 2 : 4;
+    pairslot *ns = calloc(ncap, sizeof *ns);
+    if (!ns) return -1;
+    for (uint32_t j = 0; j < s->cap; j++)
+      if (s->slot[j].idx) place(ns, ncap, s->slot[j].hash, s->slot[j].idx);
+    free(s->slot);
+    s->slot = ns;
     s->cap = ncap;
   }
-  place(s->idx, s->hash, s->cap, h, i + 1);
+  place(s->slot, s->cap, (uint32_t)h, i + 1);
   s->count++;
   return 0;
 }
 
 void pairset_free(pairset *s) {
-  free(s->idx);
-  free(s->hash);
+  free(s->slot);
   memset(s, 0, sizeof *s);
 }
 
@@ -82,6 +73,8 @@ int idtab_init(idtab *t) {
 }
 
 void idtab_free(idtab *t) {
+  for (uint32_t q = 0; q < t->nq; q++) pairset_free(&t->sets[q]);
+  free(t->sets);
   strmap_free(t->qmap);
   bbuf_free(&t->strings);
   free(t->qid);
@@ -104,12 +97,16 @@ int idtab_query(idtab *t, const char *qid, size_t len, uint32_t *q) {
     uint32_t *n = realloc(t->qid, (size_t)ncap * sizeof *n);
     if (!n) return -1;
     t->qid = n;
+    pairset *ps = realloc(t->sets, (size_t)ncap * sizeof *ps);
+    if (!ps) return -1;
+    t->sets = ps;
     t->qcap = ncap;
   }
   uint32_t off, v = t->nq;
   if (idtab_string(t, qid, len, &off)) return -1;
   if (strmap_upsert(t->qmap, qid, len, &v) < 0) return -1;
   t->qid[t->nq] = off;
+  memset(&t->sets[t->nq], 0, sizeof *t->sets);
   *q = t->nq++;
   return 0;
 }

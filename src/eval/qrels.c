@@ -70,7 +70,6 @@ void blend_qrels_free(blend_qrels *q) {
   idtab_free(&q->ids);
   free(q->keys);
   free(q->rel);
-  pairset_free(&q->index);
   free(q->nrel);
   free(q->gstart);
   free(q->gains);
@@ -81,7 +80,7 @@ static int add_judgement(blend_qrels *qr, field qid, field doc, int32_t rel) {
   uint32_t q;
   if (idtab_query(&qr->ids, qid.s, qid.len, &q)) return -1;
   uint64_t h = pair_hash(q, doc.s, doc.len);
-  uint32_t i = pairset_find(&qr->index, qr->keys, (const char *)qr->ids.strings.data, q, doc.s,
+  uint32_t i = pairset_find(&qr->ids.sets[q], qr->keys, (const char *)qr->ids.strings.data, q, doc.s,
                             doc.len, h);
   if (i != UINT32_MAX) { /* repeated judgement: last one wins */
     qr->rel[i] = rel;
@@ -103,7 +102,7 @@ static int add_judgement(blend_qrels *qr, field qid, field doc, int32_t rel) {
   if (idtab_string(&qr->ids, doc.s, doc.len, &off)) return -1;
   qr->keys[qr->n] = (eval_pair){q, off};
   qr->rel[qr->n] = rel;
-  if (pairset_insert(&qr->index, h, qr->n)) return -1;
+  if (pairset_insert(&qr->ids.sets[q], h, qr->n)) return -1;
   qr->n++;
   return 0;
 }
@@ -239,7 +238,7 @@ int blend_qrels_load(const char *path, blend_qrels **out, blend_error *err) {
 }
 
 int32_t eval_qrels_rel(const blend_qrels *qr, uint32_t q, const char *doc, size_t len) {
-  uint32_t i = pairset_find(&qr->index, qr->keys, (const char *)qr->ids.strings.data, q, doc, len,
+  uint32_t i = pairset_find(&qr->ids.sets[q], qr->keys, (const char *)qr->ids.strings.data, q, doc, len,
                             pair_hash(q, doc, len));
   return i == UINT32_MAX ? 0 : qr->rel[i];
 }
@@ -260,7 +259,7 @@ int blend_qrels_get(const blend_qrels *qr, const char *qid, const char *docid, i
   uint32_t q;
   if (!strmap_get(qr->ids.qmap, qid, strlen(qid), &q)) return 0;
   size_t len = strlen(docid);
-  uint32_t i = pairset_find(&qr->index, qr->keys, (const char *)qr->ids.strings.data, q, docid,
+  uint32_t i = pairset_find(&qr->ids.sets[q], qr->keys, (const char *)qr->ids.strings.data, q, docid,
                             len, pair_hash(q, docid, len));
   if (i == UINT32_MAX) return 0;
   if (rel) *rel = qr->rel[i];

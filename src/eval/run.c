@@ -31,7 +31,6 @@ void blend_run_free(blend_run *r) {
   free(r->keys);
   free(r->score);
   free(r->line);
-  pairset_free(&r->index);
   free(r);
 }
 
@@ -53,7 +52,7 @@ static int run_add(blend_run *r, const char *qid, size_t qlen, const char *doc, 
     return blend_seterr(err, BLEND_ENOMEM, "%sout of memory", where);
   uint64_t h = pair_hash(q, doc, dlen);
   uint32_t i =
-      pairset_find(&r->index, r->keys, (const char *)r->ids.strings.data, q, doc, dlen, h);
+      pairset_find(&r->ids.sets[q], r->keys, (const char *)r->ids.strings.data, q, doc, dlen, h);
   if (i != UINT32_MAX) {
     char first[40] = "";
     if (r->line[i]) snprintf(first, sizeof first, " (first on line %u)", r->line[i]);
@@ -74,7 +73,7 @@ static int run_add(blend_run *r, const char *qid, size_t qlen, const char *doc, 
     r->cap = ncap;
   }
   uint32_t off;
-  if (idtab_string(&r->ids, doc, dlen, &off) || pairset_insert(&r->index, h, r->n))
+  if (idtab_string(&r->ids, doc, dlen, &off) || pairset_insert(&r->ids.sets[q], h, r->n))
     return blend_seterr(err, BLEND_ENOMEM, "%sout of memory", where);
   r->keys[r->n] = (eval_pair){q, off};
   r->score[r->n] = score;

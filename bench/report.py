@@ -153,8 +153,10 @@ def render(rows, command):
     L.append("")
     if meta:
         L.append(f"- Date: {meta.get('date', '?')}")
+        end = next((r for r in rows if r.get("phase") == "meta_end"), {})
         L.append(f"- Machine: {meta.get('cpu', '?')}, {meta.get('cores', '?')} cores "
-                 f"(shared with other jobs), {meta.get('kernel', '')}")
+                 f"(shared with other jobs), {meta.get('kernel', '')}; load average "
+                 f"(1/5/15 min) {meta.get('load', '?')} at start, {end.get('load', '?')} at end")
         L.append(f"- Compilers: {meta.get('cc', '?')}; {meta.get('cxx', '?')}")
         L.append(f"- blend: {meta.get('blend_rev', '?')}")
     versions = sorted({s['version'] for s in res.values() if s.get('version')})

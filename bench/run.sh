@@ -17,6 +17,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+KNOBS=""  # the knobs the caller set, to quote the exact command in RESULTS.md
+for v in BLEND_BUILD BENCH_OUT BENCH_DATA BENCH_DATASETS BENCH_ENGINES BENCH_PASSES BENCH_INDEX_RUNS; do
+  if [ -n "${!v:-}" ]; then KNOBS+="$v=\"${!v}\" "; fi
+done
 BLEND_BUILD=${BLEND_BUILD:-build/release}
 OUT=${BENCH_OUT:-build/bench}
 DATA=${BENCH_DATA:-../shared/data/beir}
@@ -70,7 +74,8 @@ git diff --quiet HEAD -- src include 2>/dev/null || rev="$rev+dirty"
 export BENCH_BLEND_REV="$rev"
 json_str() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
 {
-  printf '{"phase":"meta","date":%s,"cpu":%s,"cores":%s,"kernel":%s,"cc":%s,"cxx":%s,"blend_rev":%s,"settings":%s}\n' \
+  printf '{"phase":"meta","load":%s,"date":%s,"cpu":%s,"cores":%s,"kernel":%s,"cc":%s,"cxx":%s,"blend_rev":%s,"settings":%s}\n' \
+    "$(json_str "$(cut -d' ' -f1-3 /proc/loadavg)")" \
     "$(json_str "$(date -u '+%Y-%m-%d %H:%M UTC')")" \
     "$(json_str "$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)")" \
     "$(nproc)" \
@@ -101,8 +106,13 @@ for ds in $DATASETS; do
   done
 done
 
+printf '{"phase":"meta_end","load":%s}\n' "$(json_str "$(cut -d' ' -f1-3 /proc/loadavg)")" >> "$RES"
+
+# The exact command, for RESULTS.md: `make bench` or run.sh with its knobs.
+if [ -n "${MAKELEVEL:-}" ]; then how="make bench"; else how="bench/run.sh"; fi
+how="$KNOBS$how"
 if [ "${BENCH_NO_RESULTS:-0}" = 1 ]; then
-  python3 bench/report.py "$RES" --command "make bench"
+  python3 bench/report.py "$RES" --command "$how"
 else
-  python3 bench/report.py "$RES" --command "make bench" --results bench/RESULTS.md
+  python3 bench/report.py "$RES" --command "$how" --results bench/RESULTS.md
 fi

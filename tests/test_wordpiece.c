@@ -513,6 +513,26 @@ TEST(vocab_crlf_and_missing_final_newline) {
   wp_tokenizer_free(t);
 }
 
+TEST(vocab_duplicates_and_named_specials) {
+  /* a token listed twice maps to its last id (HF builds a dict) */
+  const char v[] = "[UNK]\n[CLS]\n[SEP]\nhello\n##s\nhello\n##s\n";
+  wp_tokenizer *t = tiny("dup", v, sizeof v - 1, NULL);
+  REQUIRE(t);
+  CHECK_EQ_INT(wp_vocab_size(t), 7);
+  CHECK_STR(wp_id_to_token(t, 3), "hello");
+  ENC_IS(t, "hellos", 1, 5, 6, 2);
+  wp_tokenizer_free(t);
+  /* special token names from tokenizer_config.json (string or AddedToken) */
+  const char v2[] = "<pad>\n<unk>\n<s>\n</s>\na\nb\n";
+  t = tiny("named", v2, sizeof v2 - 1,
+           "{\"unk_token\": {\"content\": \"<unk>\", \"lstrip\": false}, \"cls_token\": \"<s>\","
+           " \"sep_token\": \"</s>\", \"pad_token\": \"<pad>\", \"mask_token\": null}");
+  REQUIRE(t);
+  CHECK_EQ_INT(wp_pad_id(t), 0);
+  ENC_IS(t, "a</s>b <s> x", 2, 4, 3, 5, 2, 1, 3);
+  wp_tokenizer_free(t);
+}
+
 TEST(wordpiece_rules) {
   wp_tokenizer *t = tiny("rules", tiny_vocab, sizeof tiny_vocab - 1, NULL);
   REQUIRE(t);

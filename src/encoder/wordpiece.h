@@ -21,7 +21,15 @@ typedef struct wp_tokenizer wp_tokenizer;
 
 /* Load from a model directory: vocab.txt (or tokenizer.json's WordPiece
 ** vocab when vocab.txt is absent) and tokenizer_config.json (do_lower_case,
-** default true; strip_accents follows do_lower_case unless set). */
+** default true; strip_accents follows do_lower_case unless set;
+** tokenize_chinese_chars, default true; special token names, default
+** [PAD] [UNK] [CLS] [SEP] [MASK]). vocab.txt lines may end in \n, \r\n or \r,
+** the last one needs no terminator; a token listed twice maps to its last
+** id, as in HF. From tokenizer.json also continuing_subword_prefix and
+** max_input_chars_per_word (≤ 1024). [UNK], [CLS] and [SEP] must exist
+** (error naming the vocabulary file); [PAD]/[MASK] may be absent (-1).
+** Errors: BLEND_ENOTFOUND (no directory / no vocabulary file), BLEND_ECORRUPT
+** (empty vocabulary, bad JSON or field), BLEND_EUNSUPPORTED (not WordPiece). */
 int wp_tokenizer_load(const char *model_dir, wp_tokenizer **out, blend_error *err);
 void wp_tokenizer_free(wp_tokenizer *t);
 

@@ -665,3 +665,53 @@ TEST(cli_scores_external_run) {
   CHECK_EQ_INT(run_cli("--help", out, sizeof out), 0);
   CHECK(strstr(out, "--qrels") != NULL);
 }
+
+TEST(cli_search_mode_matches_scoring_its_own_run) {
+  if (access(test_blend_bin(), X_OK)) SKIP("blend binary not built (set BLEND_BIN)");
+  const char *corpus = write_tmp("corpus.jsonl",
+                                 "{\"_id\": \"d1\", \"title\": \"apple\", \"text\": \"apple pie recipe\"}\n"
+                                 "{\"_id\": \"d2\", \"title\": \"banana\", \"text\": \"banana bread\"}\n"
+                                 "{\"_id\": \"d3\", \"title\": \"salad\", \"text\": \"fruit salad with "
+                                 "apple and banana and more fruit\"}\n");
+  const char *queries = write_tmp("queries.jsonl",
+                                  "{\"_id\": \"q1\", \"text\": \"apple pie\"}\n"
+                                  "{\"_id\": \"q2\", \"text\": \"banana\"}\n"
+                                  "{\"_id\": \"q3\", \"text\": \"\\\"zzz\\\" -yyy +xxx title:www\"}\n"
+                                  "{\"_id\": \"q4\", \"text\": \"fruit\"}\n");
+  const char *qrels = write_tmp("search.qrels", "q1 0 d1 1\nq2 0 d2 2\nq2 0 d3 1\nq3 0 d1 1\n");
+  char cmd[2048], out[8192], out2[8192];
+  snprintf(cmd, sizeof cmd, "%s index -q -i %s -x %s/ix >/dev/null 2>&1", test_blend_bin(), corpus,
+           test_tmpdir());
+  REQUIRE(system(cmd) == 0);
+  char run[600];
+  snprintf(run, sizeof run, "%s/search.run", test_tmpdir());
+  char args[1800];
+  snprintf(args, sizeof args,
+           "--index %s/ix --queries %s --qrels %s --metrics mrr@10,recall@10,p@1 --run %s --json "
+           "--per-query",
+           test_tmpdir(), queries, qrels, run);
+  CHECK_EQ_INT(run_cli(args, out, sizeof out), 0);
+  /* q1: d1 has both terms and ranks first; q3: syntax neutralised, no term
+  ** matches, scores 0 but counts; q4 has no judgements: not searched. */
+  CHECKF(strstr(out, "{\"query\": \"q1\", \"mrr@10\": 1, \"recall@10\": 1, \"p@1\": 1}") != NULL,
+         "output: %s", out);
+  CHECKF(strstr(out, "{\"query\": \"q3\", \"mrr@10\": 0, \"recall@10\": 0, \"p@1\": 0}") != NULL,
+         "output: %s", out);
+  CHECKF(strstr(out, "{\"queries\": 3, \"mrr@10\": ") != NULL, "output: %s", out);
+  CHECK(strstr(out, "q4") == NULL);
+  /* Scoring the written run gives the same numbers. */
+  snprintf(args, sizeof args, "--run %s --qrels %s --metrics mrr@10,recall@10,p@1 --json", run,
+           qrels);
+  CHECK_EQ_INT(run_cli(args, out2, sizeof out2), 0);
+  const char *a = strstr(out, "{\"queries\""), *b = strstr(out2, "{\"queries\"");
+  size_t la = a ? strcspn(a, "\n") : 0, lb = b ? strcspn(b, "\n") : 1;
+  CHECKF(a && b && la == lb && !memcmp(a, b, la), "search: %s\nrun: %s", a ? a : "-",
+         b ? b : "-");
+  /* A missing index is a runtime error; search options without --index a
+  ** usage error. */
+  snprintf(args, sizeof args, "--index %s/none --queries %s --qrels %s", test_tmpdir(), queries,
+           qrels);
+  CHECK_EQ_INT(run_cli(args, out, sizeof out), 1);
+  snprintf(args, sizeof args, "--run %s --qrels %s -k 10", run, qrels);
+  CHECK_EQ_INT(run_cli(args, out, sizeof out), 2);
+}

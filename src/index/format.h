@@ -9,7 +9,8 @@
 **                an earlier or interrupted commit and are removed by the next.
 ** DIR/seg-G-S.bseg  one immutable segment:
 **   header   64 bytes: magic "BLENDSEG", u32 version, u32 ndocs,
-**            u32 nfields, u32 nsections, u32 flags (bit0 positions), pad
+**            u32 nfields, u32 nsections, u32 flags (bit0 positions), pad,
+**            u32 crc32c of header bytes 0..59 and the section table at 60
 **   sections nsections × 32 bytes: u32 kind, u32 field, u64 offset,
 **            u64 length, u32 crc32c, u32 pad
 **   data     each section 16-byte aligned, followed by 32 zero bytes so SIMD

@@ -37,6 +37,12 @@ int segment_open(segment *s, const char *path, blend_error *err) {
     rc = BAD("%s: bad header (fields %u, sections %u)", path, s->nfields, nsec);
     goto fail;
   }
+  uint32_t hcrc = crc32c(crc32c(0, p, SEG_HEADER_SIZE - 4), p + SEG_HEADER_SIZE,
+                         (size_t)nsec * SEG_SECTION_SIZE);
+  if (hcrc != rd_u32(p + SEG_HEADER_SIZE - 4)) {
+    rc = BAD("%s: checksum mismatch in the header or section table", path);
+    goto fail;
+  }
   section_ref fields = {0};
   for (uint32_t i = 0; i < nsec; i++) {
     const uint8_t *e = p + SEG_HEADER_SIZE + (size_t)i * SEG_SECTION_SIZE;

@@ -574,8 +574,10 @@ static int write_segment(const char *path, seg_build *sb, uint32_t ndocs, uint32
     wr_u32(e + 20, (uint32_t)((uint64_t)s->b.len >> 32));
     wr_u32(e + 24, crc32c(0, s->b.data ? s->b.data : zero, s->b.len));
   }
-  /* the header's last 4 bytes: crc of header + table */
-  uint32_t crc = crc32c(0, f.data, table + (size_t)sb->nsec * SEG_SECTION_SIZE);
+  /* the header's last 4 bytes: crc of the rest of the header and the table */
+  uint32_t crc = crc32c(crc32c(0, f.data, SEG_HEADER_SIZE - 4), f.data + table,
+                        (size_t)sb->nsec * SEG_SECTION_SIZE);
+  wr_u32(f.data + SEG_HEADER_SIZE - 4, crc);
   rc = file_write_sync(path, f.data, f.len, err);
   *bytes = f.len;
   *crc_out = crc;

@@ -35,10 +35,10 @@ its documentation recommends, configured as close to blend as it allows):
 | stemmer | Snowball `porter` (original Porter) | Snowball `english` (= Porter2) — a different, newer algorithm; `BENCH_XAPIAN_STEMMER=porter` switches it | `porter` tokenizer (original Porter) |
 | stemming strategy | every term stemmed | STEM_SOME row: index stemmed **and** unstemmed terms, capitalised query words stay unstemmed (Xapian's default); STEM_ALL row: stemmed only, like blend | every term stemmed |
 | stopwords | Lucene/Anserini English list (33 words) removed at index and query time | **given the same 33-word list** (SimpleStopper, STOP_ALL at index time, QueryParser stopper) for fairness — Xapian has none by default | none (FTS5 has no stopword support): `the`, `of`, `in` … are indexed and matched |
-| fields | `title` + `text`, searched flat (one BM25 over both) | title then text in one term space (position gap), one BM25 | columns `title`, `text` (+ `id UNINDEXED`); `bm25()` sums hits over columns with equal weights, document length = whole row: flat |
+| fields | `title` + `text`, searched flat (one BM25 over both); the writer posts every token twice — to the flat `contents` field and to its own field (for multi-field BM25 and `field:` queries) — so it does more indexing work than the peers | title then text in one term space (position gap), one BM25 | columns `title`, `text` (+ `id UNINDEXED`); `bm25()` sums hits over columns with equal weights, document length = whole row: flat |
 | BM25 | k1=0.9, b=0.4, idf = ln(1 + (N−n+0.5)/(n+0.5)) (Lucene) | `BM25Weight(k1=0.9, k2=0, k3=1, b=0.4, min_normlen=0)`: same k1, b; min_normlen=0 removes Xapian's length clamp; idf = ln((N−n+0.5)/(n+0.5)), with ratios < 2 mapped to ratio/2+1 (Xapian's positive-idf fix); document length counts unstemmed+stemmed terms under STEM_SOME | `bm25()` fixed k1=1.2, b=0.75 (not configurable); idf = ln((N−n+0.5)/(n+0.5)), floored at 1e-6 |
 | query | raw query text through blend's parser (free words = OR) | QueryParser, default flags, default op OR (a query that fails to parse is re-parsed with no flags) | the query's runs of ASCII letters/digits and non-ASCII bytes, each quoted `"…"`, joined with OR; `ORDER BY bm25(t) LIMIT 10` |
-| stored | fields title, text, id | document data = id+title+text, id also in value slot 0 | table content (id, title, text) |
+| stored | fields title, text, id (zstd blocks) | document data = id+title+text, id also in value slot 0 | table content (id, title, text) |
 | positions | yes | yes | yes (`detail=full`) |
 | commit | blend_writer_commit (fsync + manifest switch) | one `commit()` (fsync), glass backend | one transaction (synchronous=FULL) + `'optimize'` (merge to one b-tree) inside the timed indexing |
 """
@@ -195,6 +195,27 @@ def render(rows, command):
                  "machine): " + "; ".join(
                      f"{LABEL.get(e, e)} index {fmt(res[(ds, e)].get('index_cpu'), 3)} CPU s, "
                      f"{fmt(res[(ds, e)].get('qps_cpu'))} queries per CPU s" for e in engines) + ".")
+        cli = [r for r in rows if r.get("phase") == "cli_index" and r.get("dataset") == ds]
+        if cli:
+            secs = statistics.median(r["seconds"] for r in cli)
+            L.append("")
+            L.append(f"blend CLI end to end (`blend index -q --input corpus.jsonl --index DIR`: process "
+                     f"start, blend's own JSONL reader, commit; `/usr/bin/time`, median of {len(cli)}): "
+                     f"{secs:.2f} s, {cli[0]['corpus_bytes'] / 1e6 / secs:.2f} MB/s, "
+                     f"index {statistics.median(r['index_bytes'] for r in cli) / 1e6:.2f} MB, "
+                     f"peak RSS {max(r['peak_rss_kb'] for r in cli) / 1024:.1f} MB.")
+        checks = {r["engine"]: r["ndcg10"] for r in rows
+                  if r.get("phase") == "eval_check" and r.get("dataset") == ds}
+        if checks:
+            bad = [e for e, v in checks.items()
+                   if res.get((ds, e), {}).get("ndcg") is not None
+                   and abs(v - res[(ds, e)]["ndcg"]) > 5e-5]
+            L.append("")
+            L.append("nDCG@10 cross-check with `blend eval --run build/bench/runs/<dataset>.<engine>.trec "
+                     "--qrels qrels/test.tsv`: " +
+                     ("agrees for " + ", ".join(LABEL.get(e, e) for e in checks) + "."
+                      if not bad else "DIFFERS for " + ", ".join(
+                          f"{LABEL.get(e, e)} ({checks[e]:.4f})" for e in bad) + "."))
         parse = [res[(ds, e)].get("parse_s") for e in engines if res[(ds, e)].get("parse_s") is not None]
         if parse:
             L.append("")
@@ -203,7 +224,9 @@ def render(rows, command):
         b = res.get((ds, "blend"))
         peers = [e for e in engines if e != "blend"]
         L.append("")
-        if not b or b.get("mb_per_s") is None or b.get("qps") is None:
+        if not peers:
+            L.append("No peer ran — ratios not available.")
+        elif not b or b.get("mb_per_s") is None or b.get("qps") is None:
             L.append("blend: no result (driver did not build or run) — ratios not available.")
         else:
             L.append("| blend / peer | indexing throughput (MB/s) | QPS |")

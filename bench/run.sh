@@ -102,8 +102,33 @@ for ds in $DATASETS; do
       echo "bench: $ds $e query ($PASSES passes)" >&2
       $cmd query "$DATA/$ds" "$ix" "$PASSES" "$OUT/runs/$ds.$e.trec" >> "$RES" || ok=0
     fi
+    # cross-check the driver's nDCG@10 with blend's own evaluator on the run file
+    if [ $ok = 1 ] && [ -x "$BLEND_BUILD/blend" ] &&
+       j=$("$BLEND_BUILD/blend" eval --run "$OUT/runs/$ds.$e.trec" \
+             --qrels "$DATA/$ds/qrels/test.tsv" --metrics ndcg@10 --json 2>/dev/null); then
+      python3 -c 'import json,sys; d=json.loads(sys.argv[3]); print(json.dumps({"phase":"eval_check","engine":sys.argv[1],"dataset":sys.argv[2],"ndcg10":d["ndcg@10"]}))' \
+        "$e" "$ds" "$j" >> "$RES" || true
+    fi
     [ $ok = 1 ] || echo "bench: $ds $e FAILED (see above); its row is left out" >&2
   done
+  # What a user sees: the blend CLI end to end (process start, blend's own
+  # JSONL reader, commit), outside the table.
+  if [[ " $ENGINES " == *" blend "* ]] && [ -x "$BLEND_BUILD/blend" ]; then
+    for ((i = 1; i <= INDEX_RUNS; i++)); do
+      echo "bench: $ds blend CLI index ($i/$INDEX_RUNS)" >&2
+      ix="$OUT/idx/$ds.blend-cli"
+      rm -rf "$ix"
+      if /usr/bin/time -f '%e %M' -o "$OUT/time.txt" "$BLEND_BUILD/blend" index -q \
+           --input "$DATA/$ds/corpus.jsonl" --index "$ix" >&2; then
+        read -r secs rss < "$OUT/time.txt"
+        printf '{"phase":"cli_index","engine":"blend","dataset":"%s","seconds":%s,"peak_rss_kb":%s,"index_bytes":%s,"corpus_bytes":%s}\n' \
+          "$ds" "$secs" "$rss" "$(du -sb "$ix" | cut -f1)" "$(stat -c %s "$DATA/$ds/corpus.jsonl")" >> "$RES"
+      else
+        echo "bench: blend index CLI failed on $ds" >&2
+        break
+      fi
+    done
+  fi
 done
 
 printf '{"phase":"meta_end","load":%s}\n' "$(json_str "$(cut -d' ' -f1-3 /proc/loadavg)")" >> "$RES"

@@ -14,7 +14,7 @@ MODE    ?= release
 BUILD   ?= build/$(MODE)
 
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-           -Wstrict-prototypes -Wmissing-prototypes -Wvla
+           -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wno-format-truncation
 DEFS    := -D_GNU_SOURCE
 INCS    := -Iinclude -Isrc
 LIBS    := -lutf8proc -lstemmer -lzstd -lcjson -lstreamvbyte -lopenblas -lcurl -lm -lpthread
@@ -82,11 +82,16 @@ test: tests
 
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
-FUZZ_LIB_SRC := $(LIB_SRC)
-build/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRC)
-	@mkdir -p build/fuzz
-	clang $(WARN) -Wno-unused-command-line-argument $(DEFS) $(INCS) -O1 -g $(ARCH) -fsanitize=fuzzer,address,undefined \
-	  -o $@ $< $(FUZZ_LIB_SRC) $(LIBS)
+FUZZ_CFLAGS := $(WARN) -Wno-unknown-warning-option $(DEFS) $(INCS) -O1 -g $(ARCH) \
+               -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+build/fuzz/libblend.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $^
+build/fuzz/%: fuzz/%.c build/fuzz/libblend.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/libblend.a $(LIBS)
 fuzz-build: $(FUZZ_BIN)
 
 bench:
@@ -97,4 +102,4 @@ bench:
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SRC:tests/%.c=$(BUILD)/obj/tests/%.d)
+-include $(FUZZ_OBJ:.o=.d) $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SRC:tests/%.c=$(BUILD)/obj/tests/%.d)

@@ -358,12 +358,10 @@ static int encode_term(blend_writer *w, const term_buf *t, const uint32_t *remap
       cf += tf;
     }
     if (w->cfg.positions) {
-      uint64_t prev = 0;
       for (uint64_t k = 0; k < tf; k++) {
         uint64_t pd;
         if (varint_read(&p, end, &pd)) return -1;
         if (live && bbuf_put_varint(&ps->pos, pd)) return -1;
-        prev += pd;
       }
     }
     if (live) n++;

@@ -335,7 +335,8 @@ void blend_run_free(blend_run *r);
 **   mrr@K    1/rank of the first relevant doc within the top K. trec_eval's
 **            recip_rank has no cut: "mrr" equals it; "mrr@10" is the
 **            BEIR-style cut version.
-** Returns the cutoff (0 when uncut) or BLEND_EINVAL for an unknown name. */
+** Checks a name: BLEND_OK and *cut (if non-NULL) = its cutoff, 0 when
+** uncut; BLEND_EINVAL with a message for an unknown or malformed name. */
 int blend_eval_metric_cutoff(const char *name, uint32_t *cut, blend_error *err);
 
 typedef struct blend_eval_options {

@@ -26,6 +26,7 @@ default model.safetensors, then the server behaves normally):
   --stall-after N   send N bytes, then stop sending (hold the connection)
   --corrupt-at N    always serve the file with byte N flipped (every request)
   --status CODE     answer that file's requests with HTTP CODE (every request)
+  --ignore-range    answer Range requests with 200 and the whole file
   --token TOK       require "Authorization: Bearer TOK" (else 401)
   --no-safetensors  hide *.safetensors from the listing and the resolver
   --log PATH        append one line per request: "METHOD PATH range=<Range>"
@@ -206,7 +207,7 @@ class Handler(BaseHTTPRequestHandler):
         data = st.served_bytes(fpath)
         size = len(data)
         start, end = 0, size - 1
-        rng = self.headers.get("Range")
+        rng = None if st.args.ignore_range else self.headers.get("Range")
         status = 200
         if rng:
             try:
@@ -257,6 +258,7 @@ def main():
     ap.add_argument("--stall-after", type=int)
     ap.add_argument("--corrupt-at", type=int)
     ap.add_argument("--status", type=int)
+    ap.add_argument("--ignore-range", action="store_true")
     ap.add_argument("--token")
     ap.add_argument("--no-safetensors", action="store_true")
     ap.add_argument("--log")

@@ -105,6 +105,45 @@ TEST(q8_linear_parts_cover_output_once) {
   }
 }
 
+/* The block API (caller-side splits): row ranges via pointer offsets and
+** column ranges [c0, c1) into a wider output (ldy > out) reproduce
+** q8_linear / f32_linear exactly and leave other columns alone. */
+TEST(linear_block_api) {
+  uint32_t rows = 20, in = 70, out = 80;
+  size_t ldy = 100;
+  float *W = rand_buf((size_t)out * in, 0.05f, 0.0f), *x = rand_buf((size_t)rows * in, 1.0f, 0.0f);
+  float *b = rand_buf(out, 0.1f, 0.0f);
+  float *y1 = malloc(sizeof(float) * rows * out), *yb = malloc(sizeof(float) * rows * ldy);
+  q8_matrix q;
+  f32_packed p;
+  REQUIRE(q8_quantize(W, out, in, &q, NULL) == 0);
+  REQUIRE(f32_pack(W, out, in, &p, NULL) == 0);
+  for (int f32 = 0; f32 < 2; f32++) {
+    REQUIRE((f32 ? f32_linear(x, rows, &p, b, y1, 1) : q8_linear(x, rows, &q, b, y1, 1)) == 0);
+    for (size_t i = 0; i < (size_t)rows * ldy; i++) yb[i] = -7.0f;
+    uint32_t step = f32 ? 32 : 16;
+    /* rows 0..6 all columns, rows 7..19 in column blocks */
+    REQUIRE((f32 ? f32_linear_block(x, 7, &p, 0, out, b, yb, ldy)
+                 : q8_linear_block(x, 7, &q, 0, out, b, yb, ldy)) == 0);
+    for (uint32_t c0 = 0; c0 < out; c0 += step)
+      REQUIRE((f32 ? f32_linear_block(x + 7 * in, rows - 7, &p, c0, c0 + step, b, yb + 7 * ldy, ldy)
+                   : q8_linear_block(x + 7 * in, rows - 7, &q, c0, c0 + step, b, yb + 7 * ldy, ldy)) == 0);
+    size_t bad = 0, touched = 0;
+    for (uint32_t r = 0; r < rows; r++) {
+      for (uint32_t n = 0; n < out; n++) bad += memcmp(&yb[r * ldy + n], &y1[r * out + n], 4) != 0;
+      for (uint32_t n = out; n < ldy; n++) touched += yb[r * ldy + n] != -7.0f;
+    }
+    CHECKF(bad == 0 && touched == 0, "%s: %zu differ, %zu padding columns written", f32 ? "f32" : "q8",
+           bad, touched);
+  }
+  CHECK(q8_linear_block(x, rows, &q, 8, 16, b, yb, ldy) == BLEND_EINVAL); /* c0 not aligned */
+  CHECK(q8_linear_block(x, rows, &q, 0, 16, b, yb, 40) == BLEND_EINVAL);  /* ldy < out */
+  CHECK(f32_linear_block(x, rows, &p, 16, 32, b, yb, ldy) == BLEND_EINVAL);
+  q8_free(&q);
+  f32_packed_free(&p);
+  free(W), free(x), free(b), free(y1), free(yb);
+}
+
 /* Int8 result is close to float math: relative L2 error of the output and
 ** per-row cosine, on BERT-like magnitudes (incl. a skewed GELU-like input). */
 TEST(q8_linear_accuracy_vs_float) {
@@ -229,6 +268,16 @@ TEST(q8_bad_input) {
   CHECK(q8_linear(x, 3, &q, NULL, y, 2) == 0);
   CHECK(q8_linear_ref(x, 3, &q, NULL, yr) == 0);
   q8_free(&q);
+  /* a NaN among finite values quantizes to 0 in both paths (long row: SIMD body + tail) */
+  float *W2 = rand_buf(20 * 100, 0.05f, 0.0f), *x2 = rand_buf(2 * 100, 1.0f, 0.0f);
+  float y2[40], y2r[40];
+  x2[3] = NAN, x2[100 + 99] = NAN;
+  REQUIRE(q8_quantize(W2, 20, 100, &q, NULL) == 0);
+  REQUIRE(q8_linear(x2, 2, &q, NULL, y2, 1) == 0);
+  REQUIRE(q8_linear_ref(x2, 2, &q, NULL, y2r) == 0);
+  for (int i = 0; i < 40; i++) CHECKF(isfinite(y2[i]) && y2[i] == y2r[i], "[%d] %g vs %g", i, y2[i], y2r[i]);
+  q8_free(&q);
+  free(W2), free(x2);
 }
 
 /* f32_linear (packed, AVX-512 when available) vs the naive loop. */

@@ -147,24 +147,44 @@ static void quantize_rows(const float *x, uint32_t in, uint32_t in_pad, uint32_t
     uint8_t *ar = A + (size_t)i * in_pad;
     float inv;
 #if Q8_VNNI
-    __m512 vmn = _mm512_setzero_ps(), vmx = _mm512_setzero_ps();
+    /* min/max over four independent register chains (latency-bound otherwise) */
+    __m512 mn0 = _mm512_setzero_ps(), mx0 = mn0, mn1 = mn0, mx1 = mn0, mn2 = mn0, mx2 = mn0,
+           mn3 = mn0, mx3 = mn0;
     uint32_t k = 0;
-    for (; k + 16 <= in; k += 16) {
-      __m512 v = _mm512_loadu_ps(xr + k);
-      vmn = _mm512_min_ps(v, vmn); /* NaN in v yields the second operand */
-      vmx = _mm512_max_ps(v, vmx);
+    for (; k + 64 <= in; k += 64) {
+      __m512 v0 = _mm512_loadu_ps(xr + k), v1 = _mm512_loadu_ps(xr + k + 16);
+      __m512 v2 = _mm512_loadu_ps(xr + k + 32), v3 = _mm512_loadu_ps(xr + k + 48);
+      mn0 = _mm512_min_ps(v0, mn0), mx0 = _mm512_max_ps(v0, mx0); /* NaN in v → keep acc */
+      mn1 = _mm512_min_ps(v1, mn1), mx1 = _mm512_max_ps(v1, mx1);
+      mn2 = _mm512_min_ps(v2, mn2), mx2 = _mm512_max_ps(v2, mx2);
+      mn3 = _mm512_min_ps(v3, mn3), mx3 = _mm512_max_ps(v3, mx3);
     }
-    if (k < in) {
-      __mmask16 m = (__mmask16)((1u << (in - k)) - 1);
+    for (; k < in; k += 16) {
+      uint32_t left = in - k;
+      __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
       __m512 v = _mm512_maskz_loadu_ps(m, xr + k);
-      vmn = _mm512_min_ps(v, vmn);
-      vmx = _mm512_max_ps(v, vmx);
+      mn0 = _mm512_min_ps(v, mn0), mx0 = _mm512_max_ps(v, mx0);
     }
-    params_from_range(_mm512_reduce_min_ps(vmn), _mm512_reduce_max_ps(vmx), &sx[i], &inv, &zp[i]);
+    mn0 = _mm512_min_ps(_mm512_min_ps(mn0, mn1), _mm512_min_ps(mn2, mn3));
+    mx0 = _mm512_max_ps(_mm512_max_ps(mx0, mx1), _mm512_max_ps(mx2, mx3));
+    params_from_range(_mm512_reduce_min_ps(mn0), _mm512_reduce_max_ps(mx0), &sx[i], &inv, &zp[i]);
+    /* u = sat_u8(cvt(x·inv) + zp): |x·inv| <= ~256 for finite rows and NaN
+    ** converts to INT_MIN, so saturating packs give exactly the scalar
+    ** twin's clamp-then-round. 64 values per step: two signed packs to
+    ** int16, one unsigned pack to u8, one permute to undo lane interleave. */
     __m512 vinv = _mm512_set1_ps(inv);
-    __m512 lo = _mm512_set1_ps((float)-zp[i]), hi = _mm512_set1_ps((float)(255 - zp[i]));
     __m512i vzp = _mm512_set1_epi32(zp[i]);
-    for (k = 0; k < in; k += 16) {
+    const __m512i perm = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+    for (k = 0; k + 64 <= in; k += 64) {
+      __m512i q0 = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xr + k), vinv)), vzp);
+      __m512i q1 = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xr + k + 16), vinv)), vzp);
+      __m512i q2 = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xr + k + 32), vinv)), vzp);
+      __m512i q3 = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xr + k + 48), vinv)), vzp);
+      __m512i p = _mm512_packus_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3));
+      _mm512_storeu_si512((void *)(ar + k), _mm512_permutexvar_epi32(perm, p));
+    }
+    __m512 lo = _mm512_set1_ps((float)-zp[i]), hi = _mm512_set1_ps((float)(255 - zp[i]));
+    for (; k < in; k += 16) {
       uint32_t left = in - k;
       __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
       __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, xr + k), vinv);
@@ -324,7 +344,10 @@ static void epilogue_6x4(const int32_t *C, const float *sx, const int32_t *zp, c
       acc = _mm512_sub_epi32(acc, _mm512_mullo_epi32(_mm512_set1_epi32(zp[i]), ws));
       __m512 s = _mm512_mul_ps(_mm512_set1_ps(sx[i]), sw);
       __m512 r = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), s, bv);
-      _mm512_mask_storeu_ps(y + i * ldy + n, m, r);
+      if (left >= 16) /* masked stores are slow on some cores (Zen 4) */
+        _mm512_storeu_ps(y + i * ldy + n, r);
+      else
+        _mm512_mask_storeu_ps(y + i * ldy + n, m, r);
     }
   }
 }
@@ -338,6 +361,10 @@ static void kernel_dispatch(const uint8_t *A, size_t lda, const int8_t *B, size_
                             size_t ldy) {
   if (mr == MR && nv == NV) {
     _Alignas(64) int32_t C[MR * NV * 16];
+    /* Fetch the output lines (for writing) now: they arrive during the
+    ** k loop instead of stalling the epilogue's stores on misses. */
+    for (int i = 0; i < MR; i++)
+      for (int j = 0; j < NV; j++) _mm_prefetch((const char *)(y + i * ldy + n0 + 16 * j), _MM_HINT_ET0);
     tile_6x4(A, lda, B, bstride, ngroups, C);
     epilogue_6x4(C, sx, zp, q, n0, bias, y, ldy);
     return;
@@ -373,15 +400,15 @@ static void kernel_portable(const uint8_t *A, size_t lda, uint32_t mr, const flo
 #endif
 
 /* Rows [r0, r1) × channel blocks [b0, b1) (16 channels each). */
-static int q8_block(const float *x, const q8_matrix *q, const float *bias, float *y, uint32_t r0,
-                    uint32_t r1, uint32_t b0, uint32_t b1) {
+static int q8_block(const float *x, const q8_matrix *q, const float *bias, float *y, size_t ldy,
+                    uint32_t r0, uint32_t r1, uint32_t b0, uint32_t b1) {
   if (r0 >= r1 || b0 >= b1) return 0;
   uint32_t mc = r1 - r0 < MC ? r1 - r0 : MC;
   uint8_t *A = alloc64((size_t)mc * q->in_pad);
   float sx[MC];
   int32_t zp[MC];
   if (!A) return BLEND_ENOMEM;
-  size_t lda = q->in_pad, ldy = q->out, bstride = (size_t)q->in_pad * 16;
+  size_t lda = q->in_pad, bstride = (size_t)q->in_pad * 16;
   for (uint32_t rc = r0; rc < r1; rc += mc) {
     uint32_t nr = r1 - rc < mc ? r1 - rc : mc;
     quantize_rows(x, q->in, q->in_pad, rc, nr, A, sx, zp);
@@ -431,7 +458,14 @@ int q8_linear_part(const float *x, uint32_t rows, const q8_matrix *q, const floa
   if (part >= nparts) return 0;
   uint32_t r0, r1, b0, b1;
   split(rows, q->out_pad / 16, part, nparts, &r0, &r1, &b0, &b1);
-  return q8_block(x, q, bias, y, r0, r1, b0, b1);
+  return q8_block(x, q, bias, y, q->out, r0, r1, b0, b1);
+}
+
+int q8_linear_block(const float *x, uint32_t rows, const q8_matrix *q, uint32_t c0, uint32_t c1,
+                    const float *bias, float *y, size_t ldy) {
+  if (c1 > q->out) c1 = q->out;
+  if (c0 % 16 != 0 || (c1 % 16 != 0 && c1 != q->out) || ldy < q->out) return BLEND_EINVAL;
+  return q8_block(x, q, bias, y, ldy, 0, rows, c0 / 16, (c1 + 15) / 16);
 }
 
 typedef struct q8_job {

@@ -68,6 +68,17 @@ int q8_linear(const float *x, uint32_t rows, const q8_matrix *q, const float *bi
 int q8_linear_part(const float *x, uint32_t rows, const q8_matrix *q, const float *bias,
                    float *y, unsigned part, unsigned nparts);
 
+/* The building block for callers that split work themselves (e.g. the
+** forward pass's gemm tasks): rows [0, rows) of x (stride in) times output
+** channels [c0, c1), written at y[r·ldy + n] for n in [c0, c1) and using
+** bias[n] (absolute column indices, so y/bias point at column 0).
+** c0 must be a multiple of 16, c1 a multiple of 16 or >= out (clamped to
+** out), ldy >= out. Row splits: pass x + r0·in, y + r0·ldy. Results are
+** identical to q8_linear for the same rows/columns.
+** Returns 0, BLEND_EINVAL (bad column range) or BLEND_ENOMEM. */
+int q8_linear_block(const float *x, uint32_t rows, const q8_matrix *q, uint32_t c0, uint32_t c1,
+                    const float *bias, float *y, size_t ldy);
+
 /* Scalar twin with identical math; tests compare q8_linear with it. */
 int q8_linear_ref(const float *x, uint32_t rows, const q8_matrix *q, const float *bias,
                   float *y);
@@ -95,6 +106,10 @@ int f32_linear(const float *x, uint32_t rows, const f32_packed *p, const float *
                float *y, unsigned nthreads);
 int f32_linear_part(const float *x, uint32_t rows, const f32_packed *p, const float *bias,
                     float *y, unsigned part, unsigned nparts);
+/* Same contract as q8_linear_block, with c0 a multiple of 32 and c1 a
+** multiple of 32 or >= out. */
+int f32_linear_block(const float *x, uint32_t rows, const f32_packed *p, uint32_t c0, uint32_t c1,
+                     const float *bias, float *y, size_t ldy);
 /* Naive triple loop in double accumulation over the unpacked W, for tests. */
 void f32_linear_ref(const float *x, uint32_t rows, const float *W, uint32_t out,
                     uint32_t in, const float *bias, float *y);

@@ -93,10 +93,18 @@ fkernel(const float *A, size_t lda, const float *B, uint32_t kc, const int mr, i
       acc[i][1] = _mm512_fmadd_ps(a, w1, acc[i][1]);
     }
   }
+  if (left >= 32) { /* plain stores: masked ones are slow on some cores (Zen 4) */
 #pragma GCC unroll 12
-  for (int i = 0; i < mr; i++) {
-    _mm512_mask_storeu_ps(y + i * ldy + n0, m0, acc[i][0]);
-    _mm512_mask_storeu_ps(y + i * ldy + n0 + 16, m1, acc[i][1]);
+    for (int i = 0; i < mr; i++) {
+      _mm512_storeu_ps(y + i * ldy + n0, acc[i][0]);
+      _mm512_storeu_ps(y + i * ldy + n0 + 16, acc[i][1]);
+    }
+  } else {
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) {
+      _mm512_mask_storeu_ps(y + i * ldy + n0, m0, acc[i][0]);
+      _mm512_mask_storeu_ps(y + i * ldy + n0 + 16, m1, acc[i][1]);
+    }
   }
 }
 
@@ -115,7 +123,7 @@ static void fkernel_dispatch(const float *A, size_t lda, const float *B, uint32_
 
 /* Rows [r0, r1) × panels [p0, p1). */
 static void f32_block(const float *x, const f32_packed *p, const float *bias, float *y,
-                      uint32_t r0, uint32_t r1, uint32_t p0, uint32_t p1) {
+                      size_t ldy, uint32_t r0, uint32_t r1, uint32_t p0, uint32_t p1) {
   uint32_t in = p->in, out = p->out;
 #if F32_AVX512
   for (uint32_t rc = r0; rc < r1; rc += FMC) {
@@ -127,7 +135,7 @@ static void f32_block(const float *x, const f32_packed *p, const float *bias, fl
         for (uint32_t r = rc; r < rce; r += FMR) {
           int mr = (int)(rce - r < FMR ? rce - r : FMR);
           fkernel_dispatch(x + (size_t)r * in + k0, in, B, kc, mr, k0 == 0, bias, pn * FNR, out,
-                           y + (size_t)r * out, out);
+                           y + (size_t)r * ldy, ldy);
         }
       }
     }
@@ -138,7 +146,7 @@ static void f32_block(const float *x, const f32_packed *p, const float *bias, fl
       const float *B = p->w + (size_t)(n / FNR) * in * FNR + n % FNR;
       float s = bias ? bias[n] : 0.0f;
       for (uint32_t k = 0; k < in; k++) s += x[(size_t)r * in + k] * B[(size_t)k * FNR];
-      y[(size_t)r * out + n] = s;
+      y[(size_t)r * ldy + n] = s;
     }
 #endif
 }
@@ -149,17 +157,25 @@ int f32_linear_part(const float *x, uint32_t rows, const f32_packed *p, const fl
   if (part >= nparts) return 0;
   uint32_t panels = p->out_pad / FNR;
   if (nparts == 1) {
-    f32_block(x, p, bias, y, 0, rows, 0, panels);
+    f32_block(x, p, bias, y, p->out, 0, rows, 0, panels);
   } else if (rows >= (uint32_t)nparts * FMR * 2 || panels < nparts) {
     uint64_t per = ((uint64_t)rows + nparts - 1) / nparts;
     per = (per + FMR - 1) / FMR * FMR;
     uint64_t a = per * part, b = a + per;
-    f32_block(x, p, bias, y, (uint32_t)(a < rows ? a : rows), (uint32_t)(b < rows ? b : rows), 0,
-              panels);
+    f32_block(x, p, bias, y, p->out, (uint32_t)(a < rows ? a : rows),
+              (uint32_t)(b < rows ? b : rows), 0, panels);
   } else {
-    f32_block(x, p, bias, y, 0, rows, (uint32_t)((uint64_t)panels * part / nparts),
+    f32_block(x, p, bias, y, p->out, 0, rows, (uint32_t)((uint64_t)panels * part / nparts),
               (uint32_t)((uint64_t)panels * (part + 1) / nparts));
   }
+  return 0;
+}
+
+int f32_linear_block(const float *x, uint32_t rows, const f32_packed *p, uint32_t c0, uint32_t c1,
+                     const float *bias, float *y, size_t ldy) {
+  if (c1 > p->out) c1 = p->out;
+  if (c0 % FNR != 0 || (c1 % FNR != 0 && c1 != p->out) || ldy < p->out) return BLEND_EINVAL;
+  f32_block(x, p, bias, y, ldy, 0, rows, c0 / FNR, (c1 + FNR - 1) / FNR);
   return 0;
 }
 

@@ -214,9 +214,11 @@ oom:
 }
 
 /* Shortest %g text that reads back as exactly v (so a written run ranks
-** exactly like the in-memory one). */
+** exactly like the in-memory one). Starting at 9 digits loses nothing: if
+** a shorter decimal reads back as v, v lies within 1e-16 of it, so %.9g
+** rounds to that decimal and strips the trailing zeros. */
 static void format_score(char *buf, size_t cap, double v) {
-  for (int prec = 6; prec <= 17; prec++) {
+  for (int prec = 9; prec <= 17; prec++) {
     snprintf(buf, cap, "%.*g", prec, v);
     if (strtod(buf, NULL) == v) return;
   }

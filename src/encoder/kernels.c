@@ -5,7 +5,7 @@
 ** branch-free polynomials instead of libm calls.
 */
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("O3")
+#pragma GCC optimize("O3", "fp-contract=fast")
 #endif
 
 #include <cblas.h>
@@ -126,68 +126,64 @@ void k_tanh(float *x, size_t n) {
   for (size_t i = 0; i < n; i++) x[i] = tanhf(x[i]);
 }
 
-#define KEY_BLOCK 128
+#define KEY_BLOCK 256
 
 size_t k_attention_scratch(size_t T, size_t d) {
-  /* Kt [d][T] + scores [KEY_BLOCK] + acc [d] + q [d] */
-  return d * T + KEY_BLOCK + 2 * d + 2 * LANES;
+  /* one block of scores [T][KEY_BLOCK] + running max and sum per query */
+  size_t kb = T < KEY_BLOCK ? T : KEY_BLOCK;
+  return T * kb + 2 * T + LANES;
 }
 
+/* Blockwise (flash-style) attention: for each block of keys, S = scale·Q·Kᵀ
+** (GEMM), per query row update the running max m and sum l (rescaling the
+** partial output when m grows), P = exp(S − m), out += P·V (GEMM). One pass
+** over the keys, exact softmax at the end: out /= l. */
 void k_attention(const float *q, const float *k, const float *v, size_t ld, size_t T, size_t d,
                  float scale, float *out, size_t ldo, float *scratch) {
-  float *kt = scratch;            /* keys transposed: kt[c*T + j] = k[j][c] */
-  float *s = kt + d * T;          /* one block of scores */
-  float *acc = s + KEY_BLOCK;     /* running Σ p·v */
-  float *qs = acc + d;            /* scaled query */
-  for (size_t j = 0; j < T; j++)
-    for (size_t c = 0; c < d; c++) kt[c * T + j] = k[j * ld + c];
-  for (size_t i = 0; i < T; i++) {
-    const float *qi = q + i * ld;
-    for (size_t c = 0; c < d; c++) qs[c] = qi[c] * scale;
-    for (size_t c = 0; c < d; c++) acc[c] = 0;
-    float m = -INFINITY, l = 0;
-    for (size_t jb = 0; jb < T; jb += KEY_BLOCK) {
-      size_t n = T - jb < KEY_BLOCK ? T - jb : KEY_BLOCK;
-      for (size_t j = 0; j < n; j++) s[j] = 0;
-      for (size_t c = 0; c < d; c++) {
-        const float *kr = kt + c * T + jb;
-        float qc = qs[c];
-        for (size_t j = 0; j < n; j++) s[j] += qc * kr[j];
-      }
+  size_t kb = T < KEY_BLOCK ? T : KEY_BLOCK;
+  float *S = scratch, *mrow = S + T * kb, *lrow = mrow + T;
+  for (size_t jb = 0; jb < T; jb += kb) {
+    size_t n = T - jb < kb ? T - jb : kb;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)n, (int)d, scale, q,
+                (int)ld, k + jb * ld, (int)ld, 0.0f, S, (int)n);
+    for (size_t i = 0; i < T; i++) {
+      float *row = S + i * n;
       float bm[LANES];
       for (int t = 0; t < LANES; t++) bm[t] = -INFINITY;
       size_t j = 0;
       for (; j + LANES <= n; j += LANES)
-        for (int t = 0; t < LANES; t++) bm[t] = s[j + t] > bm[t] ? s[j + t] : bm[t];
-      for (; j < n; j++) bm[0] = s[j] > bm[0] ? s[j] : bm[0];
+        for (int t = 0; t < LANES; t++) bm[t] = row[j + t] > bm[t] ? row[j + t] : bm[t];
+      for (; j < n; j++) bm[0] = row[j] > bm[0] ? row[j] : bm[0];
       float mb = bm[0];
       for (int t = 1; t < LANES; t++) mb = bm[t] > mb ? bm[t] : mb;
-      if (mb > m) { /* new running max: rescale what was accumulated */
-        float r = m == -INFINITY ? 0.0f : exp1(m - mb);
-        l *= r;
-        for (size_t c = 0; c < d; c++) acc[c] *= r;
-        m = mb;
+      if (jb == 0) {
+        mrow[i] = mb;
+        lrow[i] = 0;
+      } else if (mb > mrow[i]) { /* new running max: rescale what was accumulated */
+        float r = exp1(mrow[i] - mb);
+        lrow[i] *= r;
+        float *o = out + i * ldo;
+        for (size_t c = 0; c < d; c++) o[c] *= r;
+        mrow[i] = mb;
       }
-      float ls[LANES] = {0};
+      float m = mrow[i], ls[LANES] = {0};
       for (j = 0; j + LANES <= n; j += LANES)
         for (int t = 0; t < LANES; t++) {
-          s[j + t] = exp1(s[j + t] - m);
-          ls[t] += s[j + t];
+          row[j + t] = exp1(row[j + t] - m);
+          ls[t] += row[j + t];
         }
       for (; j < n; j++) {
-        s[j] = exp1(s[j] - m);
-        ls[0] += s[j];
+        row[j] = exp1(row[j] - m);
+        ls[0] += row[j];
       }
-      l += sum16(ls);
-      for (j = 0; j < n; j++) {
-        const float *vr = v + (jb + j) * ld;
-        float p = s[j];
-        for (size_t c = 0; c < d; c++) acc[c] += p * vr[c];
-      }
+      lrow[i] += sum16(ls);
     }
-    float inv = 1.0f / l;
-    float *o = out + i * ldo;
-    for (size_t c = 0; c < d; c++) o[c] = acc[c] * inv;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)d, (int)n, 1.0f, S,
+                (int)n, v + jb * ld, (int)ld, jb ? 1.0f : 0.0f, out, (int)ldo);
+  }
+  for (size_t i = 0; i < T; i++) {
+    float inv = 1.0f / lrow[i], *o = out + i * ldo;
+    for (size_t c = 0; c < d; c++) o[c] *= inv;
   }
 }
 

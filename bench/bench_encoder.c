@@ -1,0 +1,190 @@
+/*
+** bench_encoder.c — encoder throughput driver, comparable with
+** `reference_bert.py bench` (PyTorch): loads a model directory, tokenizes
+** SciFact title + " " + text up front (not timed), then times forward +
+** pooling + normalisation over --batches batches of --batch texts,
+** --repeat times after --warmup untimed batches, and prints one JSON line:
+** median/best/worst sentences/s, end-to-end sentences/s including
+** tokenization, single short text (~12 tokens) latency, load time, peak RSS.
+**
+**   make BUILD=build/release MODE=release build/release/bench_encoder
+**   build/release/bench_encoder --model /tmp/minilm-random --threads 1
+*/
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "blend.h"
+#include "encoder/wordpiece.h"
+#include "util/util.h"
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void usage(void) {
+  fputs("usage: bench_encoder [--model DIR] [--data BEIR_DIR] [--threads N] [--batch N]\n"
+        "                     [--batches N] [--max-length N] [--warmup N] [--repeat N] [--int8]\n",
+        stderr);
+}
+
+int main(int argc, char **argv) {
+  const char *model_dir = "/tmp/minilm-random", *data = "../shared/data/beir/scifact";
+  int threads = 1, batch = 32, batches = 8, max_length = 128, warmup = 3, repeat = 5, int8 = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--int8")) {
+      int8 = 1;
+      continue;
+    }
+    if (!v) {
+      usage();
+      return 2;
+    }
+    i++;
+    if (!strcmp(a, "--model")) model_dir = v;
+    else if (!strcmp(a, "--data")) data = v;
+    else if (!strcmp(a, "--threads")) threads = atoi(v);
+    else if (!strcmp(a, "--batch")) batch = atoi(v);
+    else if (!strcmp(a, "--batches")) batches = atoi(v);
+    else if (!strcmp(a, "--max-length")) max_length = atoi(v);
+    else if (!strcmp(a, "--warmup")) warmup = atoi(v);
+    else if (!strcmp(a, "--repeat")) repeat = atoi(v);
+    else {
+      usage();
+      return 2;
+    }
+  }
+  if (batch < 1 || batches < 1 || repeat < 1 || repeat > 100 || max_length < 3) {
+    usage();
+    return 2;
+  }
+  blend_error err = {0};
+  blend_model_options o;
+  blend_model_options_default(&o);
+  o.threads = threads;
+  o.batch = (uint32_t)batch;
+  o.max_length = (uint32_t)max_length;
+  o.precision = int8 ? BLEND_PRECISION_INT8 : BLEND_PRECISION_F32;
+  double t0 = now_seconds();
+  blend_model *m = NULL;
+  if (blend_model_open(model_dir, &o, &m, &err)) {
+    fprintf(stderr, "bench_encoder: %s\n", err.message);
+    return 1;
+  }
+  double load_s = now_seconds() - t0;
+  wp_tokenizer *tok = NULL;
+  if (wp_tokenizer_load(model_dir, &tok, &err)) {
+    fprintf(stderr, "bench_encoder: %s\n", err.message);
+    return 1;
+  }
+
+  /* texts: title + " " + text of the first batch*(batches+warmup) documents */
+  size_t ntexts = (size_t)batch * (size_t)(batches + warmup), n = 0;
+  char **texts = calloc(ntexts, sizeof *texts);
+  size_t *tlens = calloc(ntexts, sizeof *tlens);
+  char path[2048];
+  snprintf(path, sizeof path, "%s/corpus.jsonl", data);
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    fprintf(stderr, "bench_encoder: cannot open %s\n", path);
+    return 1;
+  }
+  char *line = NULL;
+  size_t cap = 0;
+  while (n < ntexts && getline(&line, &cap, f) > 0) {
+    cJSON *j = cJSON_Parse(line);
+    const cJSON *ti = cJSON_GetObjectItem(j, "title"), *tx = cJSON_GetObjectItem(j, "text");
+    if (cJSON_IsString(ti) && cJSON_IsString(tx)) {
+      size_t a = strlen(ti->valuestring), b = strlen(tx->valuestring);
+      texts[n] = malloc(a + b + 2);
+      memcpy(texts[n], ti->valuestring, a);
+      texts[n][a] = ' ';
+      memcpy(texts[n] + a + 1, tx->valuestring, b + 1);
+      tlens[n] = a + b + 1;
+      n++;
+    }
+    cJSON_Delete(j);
+  }
+  free(line);
+  fclose(f);
+  if (n < ntexts) {
+    fprintf(stderr, "bench_encoder: only %zu texts in %s\n", n, path);
+    return 1;
+  }
+  wp_encoding *enc = calloc(n, sizeof *enc);
+  const int32_t **ids = calloc(n, sizeof *ids);
+  uint32_t *lens = calloc(n, sizeof *lens);
+  double tokens = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (wp_encode(tok, texts[i], tlens[i], (uint32_t)max_length, &enc[i], &err)) {
+      fprintf(stderr, "bench_encoder: %s\n", err.message);
+      return 1;
+    }
+    ids[i] = enc[i].ids;
+    lens[i] = enc[i].len;
+    if (i >= (size_t)batch * warmup) tokens += enc[i].len;
+  }
+  size_t dim = blend_model_dim(m), timed = (size_t)batch * batches, off = (size_t)batch * warmup;
+  float *out = malloc(n * dim * sizeof *out);
+
+  for (int w = 0; w < warmup; w++)
+    if (blend_embed_ids(m, ids + (size_t)w * batch, lens + (size_t)w * batch, (size_t)batch,
+                        out, &err)) {
+      fprintf(stderr, "bench_encoder: %s\n", err.message);
+      return 1;
+    }
+  double rates[100], e2e[100];
+  for (int r = 0; r < repeat; r++) {
+    double s = now_seconds();
+    for (int b = 0; b < batches; b++)
+      blend_embed_ids(m, ids + off + (size_t)b * batch, lens + off + (size_t)b * batch,
+                      (size_t)batch, out, &err);
+    rates[r] = (double)timed / (now_seconds() - s);
+  }
+  /* end to end from text (tokenization inside blend_embed), fewer passes */
+  int e2e_rep = repeat < 3 ? repeat : 3;
+  for (int r = 0; r < e2e_rep; r++) {
+    double s = now_seconds();
+    blend_embed(m, (const char *const *)texts + off, tlens + off, timed, out, &err);
+    e2e[r] = (double)timed / (now_seconds() - s);
+  }
+  /* one short query, ~12 tokens */
+  const char *q = "What is the effect of vitamin D on bone density?";
+  size_t ql = strlen(q);
+  double lat[51];
+  for (int r = 0; r < 51; r++) {
+    double s = now_seconds();
+    blend_embed(m, &q, &ql, 1, out, &err);
+    lat[r] = now_seconds() - s;
+  }
+  qsort(rates, (size_t)repeat, sizeof *rates, cmp_d);
+  qsort(e2e, (size_t)e2e_rep, sizeof *e2e, cmp_d);
+  qsort(lat, 51, sizeof *lat, cmp_d);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  printf("{\"engine\":\"blend\",\"model\":\"%s\",\"precision\":\"%s\",\"threads\":%d,"
+         "\"batch\":%d,\"max_length\":%d,\"texts\":%zu,\"mean_tokens\":%.1f,"
+         "\"sentences_per_s_median\":%.2f,\"sentences_per_s_best\":%.2f,"
+         "\"sentences_per_s_worst\":%.2f,\"end_to_end_sentences_per_s_median\":%.2f,"
+         "\"single_text_ms_median\":%.3f,\"load_s\":%.4f,\"peak_rss_mb\":%.1f}\n",
+         model_dir, int8 ? "int8" : "f32", threads, batch, max_length, timed,
+         tokens / (double)timed, rates[repeat / 2], rates[repeat - 1], rates[0],
+         e2e[e2e_rep / 2], lat[25] * 1e3, load_s, (double)ru.ru_maxrss / 1024.0);
+  for (size_t i = 0; i < n; i++) {
+    wp_encoding_free(&enc[i]);
+    free(texts[i]);
+  }
+  free(enc);
+  free(ids);
+  free(lens);
+  free(texts);
+  free(tlens);
+  free(out);
+  wp_tokenizer_free(tok);
+  blend_model_close(m);
+  return 0;
+}

@@ -13,6 +13,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define SHA256_X86 1
+#endif
+
 #include "util/util.h"
 
 static inline uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
@@ -54,15 +60,82 @@ static void sha256_block(uint32_t h[8], const uint8_t *p) {
   h[4] += e; h[5] += f; h[6] += g; h[7] += k;
 }
 
-void sha256_init(sha256_ctx *c) {
+#ifdef SHA256_X86
+/* The same compression with the x86 SHA extensions (SHA-NI), ~10x faster.
+** State is kept as ABEF/CDGH register pairs, as the instructions want. */
+__attribute__((target("sha,sse4.1,ssse3"))) static void sha256_blocks_ni(uint32_t h[8],
+                                                                        const uint8_t *p,
+                                                                        size_t nblocks) {
+  const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  __m128i t = _mm_loadu_si128((const __m128i *)&h[0]);
+  __m128i s1 = _mm_loadu_si128((const __m128i *)&h[4]);
+  t = _mm_shuffle_epi32(t, 0xB1);            /* CDAB */
+  s1 = _mm_shuffle_epi32(s1, 0x1B);          /* EFGH */
+  __m128i s0 = _mm_alignr_epi8(t, s1, 8);    /* ABEF */
+  s1 = _mm_blend_epi16(s1, t, 0xF0);         /* CDGH */
+  while (nblocks--) {
+    __m128i abef = s0, cdgh = s1, x[4];
+#pragma GCC unroll 16
+    for (int g = 0; g < 16; g++) {
+      if (g < 4) {
+        x[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), bswap);
+      } else { /* W[t..t+3] from the four previous groups */
+        __m128i a = _mm_sha256msg1_epu32(x[g & 3], x[(g + 1) & 3]);
+        a = _mm_add_epi32(a, _mm_alignr_epi8(x[(g + 3) & 3], x[(g + 2) & 3], 4));
+        x[g & 3] = _mm_sha256msg2_epu32(a, x[(g + 3) & 3]);
+      }
+      __m128i m = _mm_add_epi32(x[g & 3], _mm_loadu_si128((const __m128i *)&K256[4 * g]));
+      s1 = _mm_sha256rnds2_epu32(s1, s0, m);
+      s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(m, 0x0E));
+    }
+    s0 = _mm_add_epi32(s0, abef);
+    s1 = _mm_add_epi32(s1, cdgh);
+    p += 64;
+  }
+  t = _mm_shuffle_epi32(s0, 0x1B);           /* FEBA */
+  s1 = _mm_shuffle_epi32(s1, 0xB1);          /* DCHG */
+  s0 = _mm_blend_epi16(t, s1, 0xF0);         /* DCBA */
+  s1 = _mm_alignr_epi8(s1, t, 8);            /* HGFE */
+  _mm_storeu_si128((__m128i *)&h[0], s0);
+  _mm_storeu_si128((__m128i *)&h[4], s1);
+}
+
+static int cpu_has_sha_ni(void) {
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 19)) || !(c & (1u << 9))) return 0;
+  if (__get_cpuid_max(0, NULL) < 7) return 0;
+  __cpuid_count(7, 0, a, b, c, d);
+  return (b >> 29) & 1;
+}
+#else
+static int cpu_has_sha_ni(void) { return 0; }
+#endif
+
+int sha256_fast_available(void) { return cpu_has_sha_ni(); }
+
+/* Run n whole blocks with the implementation chosen at init. */
+static void sha256_blocks(sha256_ctx *c, const uint8_t *p, size_t n) {
+#ifdef SHA256_X86
+  if (c->fast) {
+    sha256_blocks_ni(c->h, p, n);
+    return;
+  }
+#endif
+  for (size_t i = 0; i < n; i++) sha256_block(c->h, p + 64 * i);
+}
+
+void sha256_init_impl(sha256_ctx *c, int fast) {
   static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
   memcpy(c->h, iv, sizeof iv);
   c->len = 0;
   c->nbuf = 0;
+  c->fast = fast && cpu_has_sha_ni();
 }
 
-/* Shared Merkle–Damgård buffering: both hashes use 64-byte blocks. */
+void sha256_init(sha256_ctx *c) { sha256_init_impl(c, 1); }
+
+/* SHA-1's Merkle–Damgård buffering over 64-byte blocks. */
 #define MD_UPDATE(c, data, n, block)                                  \
   do {                                                                \
     const uint8_t *p_ = (const uint8_t *)(data);                      \
@@ -93,10 +166,38 @@ void sha256_init(sha256_ctx *c) {
     block((c)->h, (c)->buf);                                          \
   } while (0)
 
-void sha256_update(sha256_ctx *c, const void *data, size_t n) { MD_UPDATE(c, data, n, sha256_block); }
+void sha256_update(sha256_ctx *c, const void *data, size_t n) {
+  const uint8_t *p = data;
+  c->len += n;
+  if (c->nbuf) {
+    size_t take = 64 - c->nbuf < n ? 64 - c->nbuf : n;
+    memcpy(c->buf + c->nbuf, p, take);
+    c->nbuf += take;
+    p += take;
+    n -= take;
+    if (c->nbuf < 64) return;
+    sha256_blocks(c, c->buf, 1);
+    c->nbuf = 0;
+  }
+  sha256_blocks(c, p, n / 64);
+  p += n / 64 * 64;
+  n %= 64;
+  if (n) memcpy(c->buf, p, n);
+  c->nbuf = n;
+}
 
 void sha256_final(sha256_ctx *c, uint8_t out[32]) {
-  MD_FINAL(c, sha256_block);
+  /* padding: 0x80, zeros, then the big-endian bit length in the last 8 bytes */
+  uint64_t bits = c->len * 8;
+  c->buf[c->nbuf++] = 0x80;
+  if (c->nbuf > 56) {
+    memset(c->buf + c->nbuf, 0, 64 - c->nbuf);
+    sha256_blocks(c, c->buf, 1);
+    c->nbuf = 0;
+  }
+  memset(c->buf + c->nbuf, 0, 56 - c->nbuf);
+  for (int i = 0; i < 8; i++) c->buf[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
+  sha256_blocks(c, c->buf, 1);
   for (int i = 0; i < 8; i++) {
     out[4 * i] = (uint8_t)(c->h[i] >> 24);
     out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);

@@ -2,7 +2,8 @@
 ** sha256.h — SHA-256 (FIPS 180-4) for verifying downloaded model files
 ** against the hub's LFS checksums, and SHA-1 for the git blob ids the hub
 ** reports for small (non-LFS) files. Plain portable C: no crypto library is
-** a build dependency. Streaming: init, update any number of times, final.
+** a build dependency (SHA-256 uses the x86 SHA extensions when the CPU has
+** them). Streaming: init, update any number of times, final.
 */
 #ifndef BLEND_SHA256_H
 #define BLEND_SHA256_H
@@ -17,9 +18,16 @@ typedef struct sha256_ctx {
   uint64_t len;      /* bytes hashed so far */
   uint8_t buf[64];
   size_t nbuf;
+  int fast;          /* 1: x86 SHA extensions, 0: portable C */
 } sha256_ctx;
 
+/* Uses the CPU's SHA extensions when present (checked with cpuid), else
+** portable C; both give identical results (tests compare them). */
 void sha256_init(sha256_ctx *c);
+/* fast = 0 forces the portable implementation (the twin tests compare). */
+void sha256_init_impl(sha256_ctx *c, int fast);
+/* 1 when this CPU has the SHA extensions sha256_init() would use. */
+int sha256_fast_available(void);
 void sha256_update(sha256_ctx *c, const void *data, size_t n);
 void sha256_final(sha256_ctx *c, uint8_t out[32]);
 

@@ -34,6 +34,21 @@ static double now(void) {
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* CPU time of the calling thread: on a shared machine it excludes time
+** other processes held the core, so 1-thread figures stay comparable. */
+static double cpu_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double minimum(const double *v, int n) {
+  double m = v[0];
+  for (int i = 1; i < n; i++)
+    if (v[i] < m) m = v[i];
+  return m;
+}
+
 static int cmp_d(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
@@ -67,9 +82,9 @@ static double median(double *v, int n) {
 static double peak_fma(void) {
 #if defined(__AVX512F__)
   long n = 50000000, iters = n;
-  double t = now();
+  double t = cpu_now();
   PEAK_LOOP(FMA_I);
-  t = now() - t;
+  t = cpu_now() - t;
   return 2.0 * 16 * 12 * n / t / 1e9; /* 16 lanes × 2 flops */
 #else
   return 0;
@@ -79,9 +94,9 @@ static double peak_fma(void) {
 static double peak_vnni(void) {
 #if defined(__AVX512VNNI__)
   long n = 50000000, iters = n;
-  double t = now();
+  double t = cpu_now();
   PEAK_LOOP(DPB_I);
-  t = now() - t;
+  t = cpu_now() - t;
   return 128.0 * 12 * n / t / 1e9; /* 64 u8×s8 multiply-adds × 2 ops */
 #else
   return 0;
@@ -118,12 +133,19 @@ int main(int argc, char **argv) {
   double pf = peak_fma(), pv = peak_vnni();
   printf("peak f32 FMA (1 core): %.1f GFLOP/s; peak int8 vpdpbusd (1 core): %.1f GOP/s\n", pf, pv);
   shape shapes[] = {
-      {"qkv  4096x384->1152", 4096, 384, 1152}, {"attn 4096x384->384", 4096, 384, 384},
-      {"ffn1 4096x384->1536", 4096, 384, 1536}, {"ffn2 4096x1536->384", 4096, 1536, 384},
-      {"qkv  12x384->1152", 12, 384, 1152},     {"ffn2 12x1536->384", 12, 1536, 384},
+      {"qkv 4096x384>1152", 4096, 384, 1152}, {"attn 4096x384>384", 4096, 384, 384},
+      {"ffn1 4096x384>1536", 4096, 384, 1536}, {"ffn2 4096x1536>384", 4096, 1536, 384},
+      {"qkv 12x384>1152", 12, 384, 1152},     {"attn 12x384>384", 12, 384, 384},
+      {"ffn1 12x384>1536", 12, 384, 1536},    {"ffn2 12x1536>384", 12, 1536, 384},
   };
-  printf("%-22s %3s %10s %10s %10s %8s %8s\n", "shape", "thr", "sgemm", "f32_lin", "q8", "q8/sg",
-         "sg%pk");
+  double load[3] = {0, 0, 0};
+  getloadavg(load, 3);
+  printf("load average %.2f (2 cores shared with other work: medians are wall time; 'best' is\n"
+         "the fastest run, measured in thread CPU time at 1 thread, wall time at 2)\n", load[0]);
+  printf("%-20s %3s | %7s %7s %7s | %7s %7s %7s | %6s %6s %6s\n", "shape", "thr", "sgemm",
+         "f32", "q8", "sgemm", "f32", "q8", "q8/sg", "sg%pk", "q8%pk");
+  printf("%-20s %3s | %23s | %23s | %6s %6s %6s\n", "", "", "median GFLOP/s (GOP/s)",
+         "best GFLOP/s (GOP/s)", "best", "best", "best");
   for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
     shape sh = shapes[s];
     if (argc > 2 && !strstr(sh.name, argv[2])) continue;
@@ -145,28 +167,31 @@ int main(int argc, char **argv) {
       /* single-threaded runs are one part; threaded ones split each layer
       ** into one part per thread */
       job jb = {x, b, y, sh.rows, &q, &fp, (unsigned)thr};
-      double t_sg[64], t_f[64], t_q[64];
+      double t_sg[64], t_f[64], t_q[64], c_sg[64], c_f[64], c_q[64];
       int n = reps > 64 ? 64 : reps;
       openblas_set_num_threads(thr);
       for (int r = 0; r <= n; r++) { /* r == 0 is warm-up */
-        double t = now();
+        double t = now(), c = cpu_now();
         for (int i = 0; i < inner; i++) {
           for (uint32_t rr = 0; rr < sh.rows; rr++) memcpy(y + (size_t)rr * sh.out, b, sh.out * 4);
           cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)sh.rows, (int)sh.out,
                       (int)sh.in, 1.0f, x, (int)sh.in, W, (int)sh.in, 1.0f, y, (int)sh.out);
         }
-        if (r) t_sg[r - 1] = (now() - t) / inner;
-        t = now();
+        if (r) t_sg[r - 1] = (now() - t) / inner, c_sg[r - 1] = (cpu_now() - c) / inner;
+        t = now(), c = cpu_now();
         for (int i = 0; i < inner; i++) tpool_run(pool, jb.nparts, f32_task, &jb);
-        if (r) t_f[r - 1] = (now() - t) / inner;
-        t = now();
+        if (r) t_f[r - 1] = (now() - t) / inner, c_f[r - 1] = (cpu_now() - c) / inner;
+        t = now(), c = cpu_now();
         for (int i = 0; i < inner; i++) tpool_run(pool, jb.nparts, q8_task, &jb);
-        if (r) t_q[r - 1] = (now() - t) / inner;
+        if (r) t_q[r - 1] = (now() - t) / inner, c_q[r - 1] = (cpu_now() - c) / inner;
       }
+      double bs = flop / minimum(thr == 1 ? c_sg : t_sg, n) / 1e9;
+      double bf = flop / minimum(thr == 1 ? c_f : t_f, n) / 1e9;
+      double bq = flop / minimum(thr == 1 ? c_q : t_q, n) / 1e9;
       double gs = flop / median(t_sg, n) / 1e9, gf = flop / median(t_f, n) / 1e9,
              gq = flop / median(t_q, n) / 1e9;
-      printf("%-22s %3d %10.1f %10.1f %10.1f %7.2fx %7.0f%%\n", sh.name, thr, gs, gf, gq, gq / gs,
-             100.0 * gs / (pf * thr));
+      printf("%-20s %3d | %7.1f %7.1f %7.1f | %7.1f %7.1f %7.1f | %5.2fx %5.0f%% %5.0f%%\n", sh.name,
+             thr, gs, gf, gq, bs, bf, bq, bq / bs, 100.0 * bs / (pf * thr), 100.0 * bq / (pv * thr));
       tpool_free(pool);
     }
     q8_free(&q);

@@ -130,3 +130,14 @@ TEST(long_tokens_are_dropped) {
   CHECK_EQ_INT(k.n, 0);
   blend_analyzer_free(a);
 }
+
+TEST(stem_cache_gives_the_same_terms) {
+  blend_analyzer *a = make("porter", "english");
+  toks k;
+  /* the second pass is served from the analyzer's stem cache */
+  for (int pass = 0; pass < 2; pass++) {
+    CHECK_STR(run(a, "Running runners ran 's the THE", &k), "run runner ran");
+    CHECK_EQ_INT(k.pos[2], 2);
+  }
+  blend_analyzer_free(a);
+}

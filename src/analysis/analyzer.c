@@ -18,11 +18,17 @@
 #include "util/util.h"
 
 #define MAX_TERM_BYTES 255
+#define STOPWORD UINT32_MAX
+#define STEM_CACHE_MAX 500000
 
 struct blend_analyzer {
   blend_analyzer_config cfg;
   struct sb_stemmer *stemmer; /* NULL when stemming is off */
   const stopword_set *stop;
+  strmap *stems;              /* normalised word → offset in stem_text, or
+                                 STOPWORD: the stemmer is the indexer's
+                                 largest cost and words repeat */
+  bbuf stem_text;             /* u8 length + stemmed bytes, per entry */
   int32_t *cps;               /* scratch code points for normalisation */
   size_t cps_cap;
   char term[4 * MAX_TERM_BYTES + 8];
@@ -40,6 +46,11 @@ int blend_analyzer_new(const blend_analyzer_config *cfg, blend_analyzer **out, b
   blend_analyzer *a = calloc(1, sizeof *a);
   if (!a) return blend_seterr(err, BLEND_ENOMEM, "analyzer: out of memory");
   a->cfg = *cfg;
+  a->stems = strmap_new();
+  if (!a->stems) {
+    free(a);
+    return blend_seterr(err, BLEND_ENOMEM, "analyzer: out of memory");
+  }
   a->cfg.stemmer[sizeof a->cfg.stemmer - 1] = 0;
   a->cfg.stopwords[sizeof a->cfg.stopwords - 1] = 0;
   a->stop = stopwords_get(a->cfg.stopwords);
@@ -64,6 +75,8 @@ int blend_analyzer_new(const blend_analyzer_config *cfg, blend_analyzer **out, b
 void blend_analyzer_free(blend_analyzer *a) {
   if (!a) return;
   if (a->stemmer) sb_stemmer_delete(a->stemmer);
+  strmap_free(a->stems);
+  bbuf_free(&a->stem_text);
   free(a->cps);
   free(a);
 }
@@ -131,21 +144,40 @@ static int emit_word(blend_analyzer *a, const uint8_t *s, const seg_token *st, u
   if (n <= 0) return 0;
   size_t len = (size_t)n;
   len = strip_possessive(a->term, len);
-  if (stopwords_contains(a->stop, a->term, len)) return 0;
+  a->term[len] = 0;
+  /* cached: stopword, or the stem */
+  uint32_t off;
+  if (strmap_get(a->stems, a->term, len, &off)) {
+    if (off == STOPWORD || a->stem_text.data[off] == 0) return 0;
+    blend_token t = {(const char *)a->stem_text.data + off + 1, a->stem_text.data[off], p,
+                     (uint32_t)st->start, (uint32_t)st->end};
+    return fn(ctx, &t);
+  }
   const char *term = a->term;
-  if (a->stemmer) {
+  size_t tlen = len;
+  int stop = stopwords_contains(a->stop, a->term, len);
+  if (!stop && a->stemmer) {
     const sb_symbol *r = sb_stemmer_stem(a->stemmer, (const sb_symbol *)a->term, (int)len);
     if (r) {
       term = (const char *)r;
-      len = (size_t)sb_stemmer_length(a->stemmer);
-    } else {
-      a->term[len] = 0;
+      tlen = (size_t)sb_stemmer_length(a->stemmer);
     }
-  } else {
-    a->term[len] = 0;
   }
-  if (len == 0) return 0;
-  blend_token t = {term, (uint32_t)len, p, (uint32_t)st->start, (uint32_t)st->end};
+  if (tlen > MAX_TERM_BYTES) tlen = MAX_TERM_BYTES;
+  if (strmap_count(a->stems) >= STEM_CACHE_MAX) { /* bound memory on huge vocabularies */
+    strmap_free(a->stems);
+    a->stems = strmap_new();
+    a->stem_text.len = 0;
+    if (!a->stems) return -1;
+  }
+  uint32_t val = stop ? STOPWORD : (uint32_t)a->stem_text.len;
+  if (!stop && (bbuf_putc(&a->stem_text, (uint8_t)tlen) || bbuf_append(&a->stem_text, term, tlen) ||
+                bbuf_putc(&a->stem_text, 0)))
+    return -1;
+  if (strmap_upsert(a->stems, a->term, len, &val) < 0) return -1;
+  if (stop || tlen == 0) return 0;
+  const char *out = (const char *)a->stem_text.data + (a->stem_text.len - tlen - 1);
+  blend_token t = {out, (uint32_t)tlen, p, (uint32_t)st->start, (uint32_t)st->end};
   return fn(ctx, &t);
 }
 

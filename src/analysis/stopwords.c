@@ -29,6 +29,6 @@ const stopword_set *stopwords_get(const char *name) {
 int stopwords_contains(const stopword_set *set, const char *term, size_t len) {
   if (len > 5) return 0; /* longest English stopword has 5 letters */
   for (const char *const *w = set->words; *w; w++)
-    if (strlen(*w) == len && !memcmp(*w, term, len)) return 1;
+    if ((*w)[0] == term[0] && !strncmp(*w, term, len) && (*w)[len] == 0) return 1;
   return 0;
 }

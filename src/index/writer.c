@@ -29,11 +29,16 @@ typedef struct term_buf {
   bbuf post;        /* varint: doc delta, tf, positions deltas (if enabled) */
   uint32_t last_doc;
   uint32_t ndocs;   /* docs in buffer (incl. later-deleted ones) */
+  uint32_t term;    /* term number (key in the writer's term map) */
+  uint32_t field;
+  /* occurrences in the document being inverted: a linked list in occs */
+  uint32_t seen;    /* doc + 1 when touched by the current document */
+  uint32_t head, tail, tf;
 } term_buf;
 
 typedef struct occ {     /* one token occurrence in the current document */
-  uint32_t term;
   uint32_t pos;
+  uint32_t next;
 } occ;
 
 struct blend_writer {
@@ -42,9 +47,13 @@ struct blend_writer {
   blend_analyzer *an;
   char *fields[MAX_FIELDS];  /* fields[0] = FLAT_FIELD */
   uint32_t nfields;
-  strmap *terms;             /* u8 field + term → index into tb */
+  strmap *terms;             /* term → term number */
+  uint32_t nterm_numbers, slot_cap;
+  uint32_t *slot[MAX_FIELDS]; /* [field][term number] → index into tb, or NONE */
   term_buf *tb;
   uint32_t nterms, tb_cap;
+  uint32_t *touched;         /* tb indices touched by the current document */
+  uint32_t ntouched, touched_cap;
   bbuf lens[MAX_FIELDS];     /* u32 field length (tokens) per doc */
   bbuf stored;               /* per doc: varint nfields, (varint field, varint len, bytes)... */
   bbuf stored_off;           /* u64 offset per doc into stored */
@@ -56,9 +65,8 @@ struct blend_writer {
   uint64_t duplicates;
   occ *occs;
   size_t nocc, occ_cap;
-  char key[MAX_TERM + 2];
   /* analysis callback state */
-  uint32_t cur_field, pos_base, field_len, flat_len;
+  uint32_t cur_doc, cur_field, pos_base, field_len, flat_len;
   int failed;
 };
 
@@ -106,6 +114,8 @@ void blend_writer_close(blend_writer *w) {
   }
   for (uint32_t i = 0; i < w->nterms; i++) bbuf_free(&w->tb[i].post);
   free(w->tb);
+  free(w->touched);
+  for (uint32_t f = 0; f < MAX_FIELDS; f++) free(w->slot[f]);
   strmap_free(w->terms);
   strmap_free(w->id_map);
   bbuf_free(&w->stored);
@@ -130,34 +140,59 @@ static int field_id(blend_writer *w, const char *name, blend_error *err) {
     return blend_seterr(err, BLEND_EINVAL, "too many fields (max %d)", MAX_FIELDS - 1) * -1;
   w->fields[w->nfields] = strdup(name);
   if (!w->fields[w->nfields]) return -BLEND_ENOMEM;
+  if (w->slot_cap) {
+    w->slot[w->nfields] = malloc(w->slot_cap * sizeof(uint32_t));
+    if (!w->slot[w->nfields]) return -BLEND_ENOMEM;
+    memset(w->slot[w->nfields], 0xff, w->slot_cap * sizeof(uint32_t));
+  }
   /* earlier documents had this field empty */
   for (uint32_t d = 0; d < w->ndocs; d++)
     if (bbuf_put_u32(&w->lens[w->nfields], 0)) return -BLEND_ENOMEM;
   return (int)w->nfields++;
 }
 
-static int term_id(blend_writer *w, uint32_t field, const char *term, uint32_t len, uint32_t *id) {
-  w->key[0] = (char)field;
-  memcpy(w->key + 1, term, len);
-  uint32_t v = w->nterms;
-  int r = strmap_upsert(w->terms, w->key, len + 1, &v);
+#define NONE UINT32_MAX
+
+/* The term number of term, adding it (and growing the slot arrays). */
+static int term_number(blend_writer *w, const char *term, uint32_t len, uint32_t *t) {
+  uint32_t v = w->nterm_numbers;
+  int r = strmap_upsert(w->terms, term, len, &v);
   if (r < 0) return -1;
   if (r == 1) {
+    if (w->nterm_numbers == w->slot_cap) {
+      uint32_t cap = w->slot_cap ? w->slot_cap * 2 : 8192;
+      for (uint32_t f = 0; f < MAX_FIELDS; f++) {
+        if (!w->slot[f] && f >= w->nfields) continue;
+        uint32_t *p = realloc(w->slot[f], cap * sizeof *p);
+        if (!p) return -1;
+        memset(p + w->slot_cap, 0xff, (cap - w->slot_cap) * sizeof *p);
+        w->slot[f] = p;
+      }
+      w->slot_cap = cap;
+    }
+    w->nterm_numbers++;
+  }
+  *t = v;
+  return 0;
+}
+
+/* Record an occurrence of term number t in field f at pos. */
+static int touch(blend_writer *w, uint32_t f, uint32_t t, uint32_t pos) {
+  uint32_t idx = w->slot[f][t];
+  if (idx == NONE) {
     if (w->nterms == w->tb_cap) {
-      uint32_t cap = w->tb_cap ? w->tb_cap * 2 : 4096;
+      uint32_t cap = w->tb_cap ? w->tb_cap * 2 : 8192;
       term_buf *p = realloc(w->tb, cap * sizeof *p);
       if (!p) return -1;
       w->tb = p;
       w->tb_cap = cap;
     }
-    memset(&w->tb[w->nterms], 0, sizeof(term_buf));
-    w->nterms++;
+    idx = w->nterms++;
+    memset(&w->tb[idx], 0, sizeof(term_buf));
+    w->tb[idx].term = t;
+    w->tb[idx].field = f;
+    w->slot[f][t] = idx;
   }
-  *id = v;
-  return 0;
-}
-
-static int push_occ(blend_writer *w, uint32_t term, uint32_t pos) {
   if (w->nocc == w->occ_cap) {
     size_t cap = w->occ_cap ? w->occ_cap * 2 : 1024;
     occ *p = realloc(w->occs, cap * sizeof *p);
@@ -165,18 +200,36 @@ static int push_occ(blend_writer *w, uint32_t term, uint32_t pos) {
     w->occs = p;
     w->occ_cap = cap;
   }
-  w->occs[w->nocc].term = term;
-  w->occs[w->nocc].pos = pos;
-  w->nocc++;
+  uint32_t o = (uint32_t)w->nocc++;
+  w->occs[o].pos = pos;
+  w->occs[o].next = NONE;
+  term_buf *tb = &w->tb[idx];
+  if (tb->seen != w->cur_doc + 1) {
+    if (w->ntouched == w->touched_cap) {
+      uint32_t cap = w->touched_cap ? w->touched_cap * 2 : 1024;
+      uint32_t *p = realloc(w->touched, cap * sizeof *p);
+      if (!p) return -1;
+      w->touched = p;
+      w->touched_cap = cap;
+    }
+    w->touched[w->ntouched++] = idx;
+    tb->seen = w->cur_doc + 1;
+    tb->head = tb->tail = o;
+    tb->tf = 1;
+  } else {
+    w->occs[tb->tail].next = o;
+    tb->tail = o;
+    tb->tf++;
+  }
   return 0;
 }
 
 static int on_token(void *ctx, const blend_token *t) {
   blend_writer *w = ctx;
   if (t->term_len > MAX_TERM) return 0;
-  uint32_t flat, own;
-  if (term_id(w, 0, t->term, t->term_len, &flat) || term_id(w, w->cur_field, t->term, t->term_len, &own) ||
-      push_occ(w, flat, w->pos_base + t->position) || push_occ(w, own, t->position)) {
+  uint32_t num;
+  if (term_number(w, t->term, t->term_len, &num) || touch(w, 0, num, w->pos_base + t->position) ||
+      touch(w, w->cur_field, num, t->position)) {
     w->failed = 1;
     return -1;
   }
@@ -185,32 +238,23 @@ static int on_token(void *ctx, const blend_token *t) {
   return 0;
 }
 
-static int cmp_occ(const void *a, const void *b) {
-  const occ *x = a, *y = b;
-  if (x->term != y->term) return x->term < y->term ? -1 : 1;
-  return x->pos < y->pos ? -1 : x->pos > y->pos;
-}
-
-/* Append the sorted occurrences of the current document to term buffers. */
+/* Append the current document's occurrences to the touched terms' buffers. */
 static int flush_occs(blend_writer *w, uint32_t doc) {
-  qsort(w->occs, w->nocc, sizeof(occ), cmp_occ);
-  for (size_t i = 0; i < w->nocc;) {
-    size_t j = i;
-    while (j < w->nocc && w->occs[j].term == w->occs[i].term) j++;
-    term_buf *t = &w->tb[w->occs[i].term];
+  for (uint32_t i = 0; i < w->ntouched; i++) {
+    term_buf *t = &w->tb[w->touched[i]];
     uint32_t delta = t->ndocs ? doc - t->last_doc : doc;
-    if (bbuf_put_varint(&t->post, delta) || bbuf_put_varint(&t->post, j - i)) return -1;
+    if (bbuf_put_varint(&t->post, delta) || bbuf_put_varint(&t->post, t->tf)) return -1;
     if (w->cfg.positions) {
       uint32_t prev = 0;
-      for (size_t k = i; k < j; k++) {
-        if (bbuf_put_varint(&t->post, w->occs[k].pos - prev)) return -1;
-        prev = w->occs[k].pos;
+      for (uint32_t o = t->head; o != NONE; o = w->occs[o].next) {
+        if (bbuf_put_varint(&t->post, w->occs[o].pos - prev)) return -1;
+        prev = w->occs[o].pos;
       }
     }
     t->last_doc = doc;
     t->ndocs++;
-    i = j;
   }
+  w->ntouched = 0;
   w->nocc = 0;
   return 0;
 }
@@ -232,6 +276,7 @@ int blend_writer_add(blend_writer *w, const blend_doc *doc, blend_error *err) {
   }
   /* invert */
   uint32_t flens[MAX_FIELDS] = {0};
+  w->cur_doc = d;
   w->pos_base = 0;
   w->flat_len = 0;
   uint32_t flat_tokens = 0;
@@ -299,12 +344,13 @@ static sec *new_sec(seg_build *sb, uint32_t kind, uint32_t field) {
 }
 
 typedef struct sorted_term {
-  const char *key;
-  uint32_t len, id;
+  const char *key;  /* term bytes (without the field) */
+  uint32_t len, id, field;
 } sorted_term;
 
 static int cmp_terms(const void *a, const void *b) {
   const sorted_term *x = a, *y = b;
+  if (x->field != y->field) return x->field < y->field ? -1 : 1;
   uint32_t n = x->len < y->len ? x->len : y->len;
   int c = memcmp(x->key, y->key, n);
   if (c) return c;
@@ -413,12 +459,16 @@ static int build_termdict(blend_writer *w, const uint32_t *remap, seg_build *sb,
   size_t it = 0, klen;
   const char *key;
   uint32_t val, n = 0;
-  while (strmap_next(w->terms, &it, &key, &klen, &val)) {
-    st[n].key = key;
-    st[n].len = (uint32_t)klen;
-    st[n].id = val;
-    n++;
-  }
+  while (strmap_next(w->terms, &it, &key, &klen, &val))
+    for (uint32_t f = 0; f < w->nfields; f++) {
+      uint32_t idx = w->slot[f][val];
+      if (idx == NONE) continue;
+      st[n].key = key;
+      st[n].len = (uint32_t)klen;
+      st[n].id = idx;
+      st[n].field = f;
+      n++;
+    }
   qsort(st, n, sizeof *st, cmp_terms);
   sec *td = new_sec(sb, SEC_TERMDICT, 0), *ti = new_sec(sb, SEC_TERMINDEX, 0);
   sec *po = new_sec(sb, SEC_POSTINGS, 0), *pp = new_sec(sb, SEC_POSITIONS, 0);
@@ -426,11 +476,14 @@ static int build_termdict(blend_writer *w, const uint32_t *remap, seg_build *sb,
   int rc = -1;
   uint32_t written = 0;
   bbuf index = {0};
-  const char *prev = NULL;
+  char prev[MAX_TERM + 2], cur[MAX_TERM + 2];
   uint32_t prev_len = 0;
   for (uint32_t i = 0; i < n; i++) {
     const term_buf *t = &w->tb[st[i].id];
-    uint32_t field = (uint8_t)st[i].key[0];
+    uint32_t field = st[i].field;
+    cur[0] = (char)field;
+    memcpy(cur + 1, st[i].key, st[i].len);
+    uint32_t cur_len = st[i].len + 1;
     uint32_t max_tf;
     uint8_t min_norm;
     uint64_t cf;
@@ -446,18 +499,18 @@ static int build_termdict(blend_writer *w, const uint32_t *remap, seg_build *sb,
     if (written % TD_BLOCK == 0) {
       if (bbuf_put_u32(&index, (uint32_t)td->b.len)) goto out;
     } else {
-      uint32_t m = prev_len < st[i].len ? prev_len : st[i].len;
-      while (shared < m && prev[shared] == st[i].key[shared]) shared++;
+      uint32_t m = prev_len < cur_len ? prev_len : cur_len;
+      while (shared < m && prev[shared] == cur[shared]) shared++;
     }
-    if (bbuf_put_varint(&td->b, shared) || bbuf_put_varint(&td->b, st[i].len - shared) ||
-        bbuf_append(&td->b, st[i].key + shared, st[i].len - shared) ||
+    if (bbuf_put_varint(&td->b, shared) || bbuf_put_varint(&td->b, cur_len - shared) ||
+        bbuf_append(&td->b, cur + shared, cur_len - shared) ||
         bbuf_put_varint(&td->b, (uint64_t)df) || bbuf_put_varint(&td->b, cf - (uint64_t)df) ||
         bbuf_put_varint(&td->b, post_off) || bbuf_put_varint(&td->b, po->b.len - post_off) ||
         bbuf_put_varint(&td->b, pos_off) || bbuf_put_varint(&td->b, pp->b.len - pos_off) ||
         bbuf_put_varint(&td->b, max_tf) || bbuf_putc(&td->b, min_norm))
       goto out;
-    prev = st[i].key;
-    prev_len = st[i].len;
+    memcpy(prev, cur, cur_len);
+    prev_len = cur_len;
     written++;
   }
   if (bbuf_put_u32(&ti->b, (uint32_t)(index.len / 4)) || bbuf_append(&ti->b, index.data, index.len))

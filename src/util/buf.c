@@ -42,17 +42,6 @@ int bbuf_put_u64(bbuf *b, uint64_t v) {
   return bbuf_put_u32(b, (uint32_t)v) | bbuf_put_u32(b, (uint32_t)(v >> 32));
 }
 
-int bbuf_put_varint(bbuf *b, uint64_t v) {
-  uint8_t t[10];
-  int n = 0;
-  while (v >= 0x80) {
-    t[n++] = (uint8_t)(v | 0x80);
-    v >>= 7;
-  }
-  t[n++] = (uint8_t)v;
-  return bbuf_append(b, t, (size_t)n);
-}
-
 int bbuf_printf(bbuf *b, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

@@ -29,9 +29,21 @@ int bbuf_append(bbuf *b, const void *p, size_t n);
 int bbuf_putc(bbuf *b, uint8_t c);
 int bbuf_put_u32(bbuf *b, uint32_t v);              /* little-endian */
 int bbuf_put_u64(bbuf *b, uint64_t v);
-int bbuf_put_varint(bbuf *b, uint64_t v);           /* LEB128 */
 int bbuf_printf(bbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void bbuf_free(bbuf *b);
+
+/* Append a LEB128 varint (inline: the indexer's hottest call). */
+static inline int bbuf_put_varint(bbuf *b, uint64_t v) {
+  if (b->cap - b->len < 10 && bbuf_reserve(b, 10)) return -1;
+  uint8_t *p = b->data + b->len;
+  while (v >= 0x80) {
+    *p++ = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = (uint8_t)v;
+  b->len = (size_t)(p - b->data);
+  return 0;
+}
 
 /* Read a LEB128 varint from [*p, end); returns -1 on truncation/overflow. */
 int varint_read(const uint8_t **p, const uint8_t *end, uint64_t *out);

@@ -494,6 +494,33 @@ TEST(pull_full_then_idempotent) {
   CHECK_EQ_INT(count_in_log(&s, "onnx"), 0);
   CHECK_EQ_INT(count_in_log(&s, "auth=yes"), 0);
 
+  /* the pulled directory is a loadable model that embeds exactly as the
+  ** original fixture does */
+  blend_model_options mo;
+  blend_model_options_default(&mo);
+  mo.threads = 1;
+  blend_model *pulled = NULL, *orig = NULL;
+  rc = blend_model_open(dir, &mo, &pulled, &e);
+  CHECKF(rc == BLEND_OK, "open pulled model: %s", e.message);
+  rc = blend_model_open(fixture_dir(), &mo, &orig, &e);
+  CHECKF(rc == BLEND_OK, "open fixture model: %s", e.message);
+  if (pulled && orig) {
+    CHECK(!blend_model_is_cross_encoder(pulled));
+    CHECK_EQ_INT(blend_model_dim(pulled), blend_model_dim(orig));
+    const char *text = "Downloaded models embed like local ones.";
+    size_t len = strlen(text);
+    uint32_t dim = blend_model_dim(orig);
+    float *va = calloc(dim, sizeof *va), *vb = calloc(dim, sizeof *vb);
+    REQUIRE(va && vb);
+    CHECK(blend_embed(pulled, &text, &len, 1, va, &e) == BLEND_OK);
+    CHECK(blend_embed(orig, &text, &len, 1, vb, &e) == BLEND_OK);
+    CHECK(!memcmp(va, vb, dim * sizeof *va));
+    free(va);
+    free(vb);
+  }
+  blend_model_close(pulled);
+  blend_model_close(orig);
+
   /* again: everything verified in place, nothing downloaded */
   memset(&ev, 0, sizeof ev);
   rc = blend_model_pull(REPO, dir, &o, &r, &e);

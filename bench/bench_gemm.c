@@ -152,8 +152,8 @@ int main(int argc, char **argv) {
     size_t nx = (size_t)sh.rows * sh.in, nw = (size_t)sh.out * sh.in, ny = (size_t)sh.rows * sh.out;
     float *x = malloc(nx * 4), *W = malloc(nw * 4), *b = malloc(sh.out * 4), *y = malloc(ny * 4);
     srand(1);
-    for (size_t i = 0; i < nx; i++) x[i] = (float)rand() / RAND_MAX - 0.5f;
-    for (size_t i = 0; i < nw; i++) W[i] = ((float)rand() / RAND_MAX - 0.5f) * 0.1f;
+    for (size_t i = 0; i < nx; i++) x[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+    for (size_t i = 0; i < nw; i++) W[i] = ((float)rand() / (float)RAND_MAX - 0.5f) * 0.1f;
     for (size_t i = 0; i < sh.out; i++) b[i] = 0.01f * (float)i;
     q8_matrix q;
     f32_packed fp;

@@ -408,7 +408,10 @@ static int q8_block(const float *x, const q8_matrix *q, const float *bias, float
   float sx[MC];
   int32_t zp[MC];
   if (!A) return BLEND_ENOMEM;
-  size_t lda = q->in_pad, bstride = (size_t)q->in_pad * 16;
+  size_t lda = q->in_pad;
+#if Q8_VNNI
+  size_t bstride = (size_t)q->in_pad * 16;
+#endif
   for (uint32_t rc = r0; rc < r1; rc += mc) {
     uint32_t nr = r1 - rc < mc ? r1 - rc : mc;
     quantize_rows(x, q->in, q->in_pad, rc, nr, A, sx, zp);
@@ -429,6 +432,8 @@ static int q8_block(const float *x, const q8_matrix *q, const float *bias, float
   free(A);
   return 0;
 }
+
+const char *q8_kernel_name(void) { return Q8_VNNI ? "avx512-vnni" : "portable"; }
 
 /* ---------------------------------------------------------- splitting */
 

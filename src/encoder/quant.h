@@ -89,6 +89,11 @@ int q8_linear_ref(const float *x, uint32_t rows, const q8_matrix *q, const float
 void q8_row_params(const float *x, uint32_t n, float *scale, float *inv, int32_t *zp);
 void q8_quantize_row_ref(const float *x, uint32_t n, float inv, int32_t zp, uint8_t *u);
 
+/* "avx512-vnni" when built with AVX-512 VNNI (-march=native on such a
+** CPU), else "portable" (exact same results, plain C, much slower: the
+** caller may then prefer the f32 path). */
+const char *q8_kernel_name(void);
+
 /* ---------------------------------------------------------------- f32 */
 
 /* W [out, in] repacked into 32-channel panels, channel-fastest per k. */
@@ -110,6 +115,9 @@ int f32_linear_part(const float *x, uint32_t rows, const f32_packed *p, const fl
 ** multiple of 32 or >= out. */
 int f32_linear_block(const float *x, uint32_t rows, const f32_packed *p, uint32_t c0, uint32_t c1,
                      const float *bias, float *y, size_t ldy);
+/* "avx512" or "portable"; with "portable" cblas_sgemm is faster, use it. */
+const char *f32_kernel_name(void);
+
 /* Naive triple loop in double accumulation over the unpacked W, for tests. */
 void f32_linear_ref(const float *x, uint32_t rows, const float *W, uint32_t out,
                     uint32_t in, const float *bias, float *y);

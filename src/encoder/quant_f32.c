@@ -171,6 +171,8 @@ int f32_linear_part(const float *x, uint32_t rows, const f32_packed *p, const fl
   return 0;
 }
 
+const char *f32_kernel_name(void) { return F32_AVX512 ? "avx512" : "portable"; }
+
 int f32_linear_block(const float *x, uint32_t rows, const f32_packed *p, uint32_t c0, uint32_t c1,
                      const float *bias, float *y, size_t ldy) {
   if (c1 > p->out) c1 = p->out;

@@ -392,10 +392,22 @@ static int http_error(pull_ctx *pc, const http_resp *r, const char *url, const c
   return blend_seterr(err, BLEND_ENETWORK, "unexpected HTTP %ld for %s%s", s, url, extra);
 }
 
+/* libcurl's reason, with a hint for the timeouts we set. */
+static const char *curl_reason(pull_ctx *pc, CURLcode rc, char *buf, size_t cap) {
+  const char *why = pc->errbuf[0] ? pc->errbuf : curl_easy_strerror(rc);
+  if (rc == CURLE_OPERATION_TIMEDOUT)
+    snprintf(buf, cap, "%s (stalled or too slow: under 1 KB/s for %lds, or no connection "
+             "within %lds)", why, pc->o.stall_timeout, pc->o.connect_timeout);
+  else
+    snprintf(buf, cap, "%s", why);
+  return buf;
+}
+
 static int curl_error(pull_ctx *pc, CURLcode rc, const char *url, const char *what,
                       blend_error *err) {
+  char why[300];
   return blend_seterr(err, BLEND_ENETWORK, "%s: network error for %s: %s", what, url,
-                      pc->errbuf[0] ? pc->errbuf : curl_easy_strerror(rc));
+                      curl_reason(pc, rc, why, sizeof why));
 }
 
 /* ------------------------------------------------------------ the listing */
@@ -458,6 +470,7 @@ typedef struct dl_state {
   int started;           /* first body byte of a 2xx answer seen */
   uint32_t index, count;
   char why[320];         /* set when the write callback aborts */
+  int why_code;          /* its status: BLEND_EIO (local) or BLEND_ENETWORK */
   int cancelled;
 } dl_state;
 
@@ -478,6 +491,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud) {
     if (s == 200 && d->off > 0) { /* the server ignored Range: start over */
       if (ftruncate(d->fd, 0) != 0 || lseek(d->fd, 0, SEEK_SET) != 0) {
         snprintf(d->why, sizeof d->why, "%s: truncate: %s", d->f->path, strerror(errno));
+        d->why_code = BLEND_EIO;
         return 0;
       }
       d->off = 0;
@@ -502,6 +516,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud) {
     if (w < 0) {
       if (errno == EINTR) continue;
       snprintf(d->why, sizeof d->why, "%s: write: %s", d->f->path, strerror(errno));
+      d->why_code = BLEND_EIO;
       return 0;
     }
     done += (size_t)w;
@@ -658,15 +673,15 @@ static int download_one(pull_ctx *pc, const hub_file *f, uint32_t index, uint32_
       goto out;
     }
     if (d.why[0]) {
-      rc = blend_seterr(err, BLEND_ENETWORK, "%s (%s)", d.why, u);
+      rc = blend_seterr(err, d.why_code ? d.why_code : BLEND_ENETWORK, "%s (%s)", d.why, u);
       goto out;
     }
     if (cr != CURLE_OK) {
+      char why[300];
       rc = blend_seterr(err, BLEND_ENETWORK,
                         "%s: network error for %s: %s; %" PRIu64 " of %" PRIu64
                         " bytes kept in %s, run the same command again to resume",
-                        f->path, u, pc->errbuf[0] ? pc->errbuf : curl_easy_strerror(cr), d.off,
-                        f->size, part);
+                        f->path, u, curl_reason(pc, cr, why, sizeof why), d.off, f->size, part);
       goto out;
     }
     if (r.status == 416 && d.off > 0 && round == 0) {

@@ -16,8 +16,12 @@ BUILD   ?= build/$(MODE)
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
            -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wno-format-truncation
 DEFS    := -D_GNU_SOURCE
-INCS    := -Iinclude -Isrc
-LIBS    := -lutf8proc -lstemmer -lzstd -lcjson -lstreamvbyte -lopenblas -lcurl -lm -lpthread
+INCS    := -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-serial
+# OpenBLAS: the single-threaded build (the encoder runs its own threads), so
+# no BLAS thread pool starts, and spins, in every blend process.
+BLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-serial
+LIBS    := -lutf8proc -lstemmer -lzstd -lcjson -lstreamvbyte \
+           -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcurl -lm -lpthread
 
 ifeq ($(MODE),asan)
   OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined

@@ -80,6 +80,8 @@ typedef struct blend_token {
   uint32_t term_len;
   uint32_t position;
   uint32_t start, end; /* byte offsets into the analysed text */
+  uint32_t term_id;    /* dense id of the term text, equal for equal terms
+                          over the analyzer's lifetime */
 } blend_token;
 
 /* Analyse text (UTF-8, len bytes). Calls fn for each token; the token's term

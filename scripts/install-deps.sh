@@ -3,7 +3,7 @@
 set -euo pipefail
 PKGS=(build-essential clang pkg-config
       libutf8proc-dev libstemmer-dev libzstd-dev libcjson-dev libstreamvbyte-dev
-      libopenblas-dev libcurl4-openssl-dev libmicrohttpd-dev
+      libopenblas-serial-dev libcurl4-openssl-dev libmicrohttpd-dev
       python3 python3-numpy)
 # Peers for `make bench` only (large): installed when BLEND_BENCH_DEPS=1.
 if [ "${BLEND_BENCH_DEPS:-0}" = 1 ]; then

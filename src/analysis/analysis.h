@@ -26,4 +26,8 @@ typedef struct stopword_set stopword_set;
 const stopword_set *stopwords_get(const char *name);
 int stopwords_contains(const stopword_set *set, const char *term, size_t len);
 
+/* Text of an analyzer-local term id (see blend_token.term_id). */
+const char *analyzer_term(const blend_analyzer *a, uint32_t id, uint32_t *len);
+uint32_t analyzer_term_count(const blend_analyzer *a);
+
 #endif

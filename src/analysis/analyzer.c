@@ -25,10 +25,15 @@ struct blend_analyzer {
   blend_analyzer_config cfg;
   struct sb_stemmer *stemmer; /* NULL when stemming is off */
   const stopword_set *stop;
-  strmap *stems;              /* normalised word → offset in stem_text, or
-                                 STOPWORD: the stemmer is the indexer's
-                                 largest cost and words repeat */
-  bbuf stem_text;             /* u8 length + stemmed bytes, per entry */
+  /* Term ids: every distinct emitted term gets a dense id for the
+  ** analyzer's lifetime, so the indexer can use arrays instead of a second
+  ** hash lookup per token. */
+  strmap *terms;              /* term text → term id */
+  bbuf term_text;             /* per id: u8 length, bytes, NUL */
+  bbuf term_off;              /* u32 offset in term_text per id */
+  /* Surface cache: the stemmer is the indexer's largest cost and words
+  ** repeat. Reset when large; term ids survive the reset. */
+  strmap *surface;            /* normalised word → term id, or STOPWORD */
   int32_t *cps;               /* scratch code points for normalisation */
   size_t cps_cap;
   char term[4 * MAX_TERM_BYTES + 8];
@@ -46,8 +51,11 @@ int blend_analyzer_new(const blend_analyzer_config *cfg, blend_analyzer **out, b
   blend_analyzer *a = calloc(1, sizeof *a);
   if (!a) return blend_seterr(err, BLEND_ENOMEM, "analyzer: out of memory");
   a->cfg = *cfg;
-  a->stems = strmap_new();
-  if (!a->stems) {
+  a->terms = strmap_new();
+  a->surface = strmap_new();
+  if (!a->terms || !a->surface) {
+    strmap_free(a->terms);
+    strmap_free(a->surface);
     free(a);
     return blend_seterr(err, BLEND_ENOMEM, "analyzer: out of memory");
   }
@@ -75,8 +83,10 @@ int blend_analyzer_new(const blend_analyzer_config *cfg, blend_analyzer **out, b
 void blend_analyzer_free(blend_analyzer *a) {
   if (!a) return;
   if (a->stemmer) sb_stemmer_delete(a->stemmer);
-  strmap_free(a->stems);
-  bbuf_free(&a->stem_text);
+  strmap_free(a->terms);
+  strmap_free(a->surface);
+  bbuf_free(&a->term_text);
+  bbuf_free(&a->term_off);
   free(a->cps);
   free(a);
 }
@@ -137,6 +147,36 @@ static size_t strip_possessive(const char *t, size_t n) {
   return n;
 }
 
+/* The id of term text t, adding it. */
+static int term_id(blend_analyzer *a, const char *t, size_t len, uint32_t *id) {
+  uint32_t v = (uint32_t)(a->term_off.len / 4);
+  int r = strmap_upsert(a->terms, t, len, &v);
+  if (r < 0) return -1;
+  if (r == 1 && (bbuf_put_u32(&a->term_off, (uint32_t)a->term_text.len) ||
+                 bbuf_putc(&a->term_text, (uint8_t)len) || bbuf_append(&a->term_text, t, len) ||
+                 bbuf_putc(&a->term_text, 0)))
+    return -1;
+  *id = v;
+  return 0;
+}
+
+const char *analyzer_term(const blend_analyzer *a, uint32_t id, uint32_t *len) {
+  if (id >= a->term_off.len / 4) return NULL;
+  const uint8_t *p = a->term_text.data + rd_u32(a->term_off.data + 4 * (size_t)id);
+  *len = p[0];
+  return (const char *)p + 1;
+}
+
+uint32_t analyzer_term_count(const blend_analyzer *a) { return (uint32_t)(a->term_off.len / 4); }
+
+static int emit_id(blend_analyzer *a, uint32_t id, uint32_t pos, size_t start, size_t end,
+                   blend_token_fn fn, void *ctx) {
+  uint32_t len;
+  const char *text = analyzer_term(a, id, &len);
+  blend_token t = {text, len, pos, (uint32_t)start, (uint32_t)end, id};
+  return fn(ctx, &t);
+}
+
 static int emit_word(blend_analyzer *a, const uint8_t *s, const seg_token *st, uint32_t *pos,
                      blend_token_fn fn, void *ctx) {
   int n = normalize(a, s + st->start, st->end - st->start);
@@ -145,13 +185,11 @@ static int emit_word(blend_analyzer *a, const uint8_t *s, const seg_token *st, u
   size_t len = (size_t)n;
   len = strip_possessive(a->term, len);
   a->term[len] = 0;
-  /* cached: stopword, or the stem */
-  uint32_t off;
-  if (strmap_get(a->stems, a->term, len, &off)) {
-    if (off == STOPWORD || a->stem_text.data[off] == 0) return 0;
-    blend_token t = {(const char *)a->stem_text.data + off + 1, a->stem_text.data[off], p,
-                     (uint32_t)st->start, (uint32_t)st->end};
-    return fn(ctx, &t);
+  /* cached: stopword, or the term id of the stem */
+  uint32_t id;
+  if (strmap_get(a->surface, a->term, len, &id)) {
+    if (id == STOPWORD) return 0;
+    return emit_id(a, id, p, st->start, st->end, fn, ctx);
   }
   const char *term = a->term;
   size_t tlen = len;
@@ -164,21 +202,16 @@ static int emit_word(blend_analyzer *a, const uint8_t *s, const seg_token *st, u
     }
   }
   if (tlen > MAX_TERM_BYTES) tlen = MAX_TERM_BYTES;
-  if (strmap_count(a->stems) >= STEM_CACHE_MAX) { /* bound memory on huge vocabularies */
-    strmap_free(a->stems);
-    a->stems = strmap_new();
-    a->stem_text.len = 0;
-    if (!a->stems) return -1;
+  if (stop || tlen == 0) id = STOPWORD; /* an empty stem is dropped like a stopword */
+  else if (term_id(a, term, tlen, &id)) return -1;
+  if (strmap_count(a->surface) >= STEM_CACHE_MAX) { /* bound memory on huge vocabularies */
+    strmap_free(a->surface);
+    a->surface = strmap_new();
+    if (!a->surface) return -1;
   }
-  uint32_t val = stop ? STOPWORD : (uint32_t)a->stem_text.len;
-  if (!stop && (bbuf_putc(&a->stem_text, (uint8_t)tlen) || bbuf_append(&a->stem_text, term, tlen) ||
-                bbuf_putc(&a->stem_text, 0)))
-    return -1;
-  if (strmap_upsert(a->stems, a->term, len, &val) < 0) return -1;
-  if (stop || tlen == 0) return 0;
-  const char *out = (const char *)a->stem_text.data + (a->stem_text.len - tlen - 1);
-  blend_token t = {out, (uint32_t)tlen, p, (uint32_t)st->start, (uint32_t)st->end};
-  return fn(ctx, &t);
+  if (strmap_upsert(a->surface, a->term, len, &id) < 0) return -1;
+  if (id == STOPWORD) return 0;
+  return emit_id(a, id, p, st->start, st->end, fn, ctx);
 }
 
 /* Emit one CJK unit (a character or a bigram spanning [start, end)). */
@@ -186,8 +219,9 @@ static int emit_cjk(blend_analyzer *a, const uint8_t *s, size_t start, size_t en
                     blend_token_fn fn, void *ctx) {
   int n = normalize(a, s + start, end - start);
   if (n <= 0) return 0;
-  blend_token t = {a->term, (uint32_t)n, pos, (uint32_t)start, (uint32_t)end};
-  return fn(ctx, &t);
+  uint32_t id;
+  if (term_id(a, a->term, (size_t)n, &id)) return -1;
+  return emit_id(a, id, pos, start, end, fn, ctx);
 }
 
 int blend_analyze(blend_analyzer *a, const char *text, size_t len, blend_token_fn fn, void *ctx) {

@@ -21,6 +21,7 @@
 #include <streamvbytedelta.h>
 #include <zstd.h>
 
+#include "analysis/analysis.h"
 #include "index/format.h"
 #include "index/index.h"
 #include "util/util.h"
@@ -47,9 +48,8 @@ struct blend_writer {
   blend_analyzer *an;
   char *fields[MAX_FIELDS];  /* fields[0] = FLAT_FIELD */
   uint32_t nfields;
-  strmap *terms;             /* term → term number */
-  uint32_t nterm_numbers, slot_cap;
-  uint32_t *slot[MAX_FIELDS]; /* [field][term number] → index into tb, or NONE */
+  uint32_t slot_cap;
+  uint32_t *slot[MAX_FIELDS]; /* [field][analyzer term id] → index into tb, or NONE */
   term_buf *tb;
   uint32_t nterms, tb_cap;
   uint32_t *touched;         /* tb indices touched by the current document */
@@ -87,11 +87,10 @@ int blend_writer_open(const char *dir, const blend_index_config *cfg, blend_writ
   if (!w) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
   w->cfg = *cfg;
   w->dir = strdup(dir);
-  w->terms = strmap_new();
   w->id_map = strmap_new();
   w->fields[0] = strdup(FLAT_FIELD);
   w->nfields = 1;
-  if (!w->dir || !w->terms || !w->id_map || !w->fields[0]) {
+  if (!w->dir || !w->id_map || !w->fields[0]) {
     blend_writer_close(w);
     return blend_seterr(err, BLEND_ENOMEM, "out of memory");
   }
@@ -116,7 +115,6 @@ void blend_writer_close(blend_writer *w) {
   free(w->tb);
   free(w->touched);
   for (uint32_t f = 0; f < MAX_FIELDS; f++) free(w->slot[f]);
-  strmap_free(w->terms);
   strmap_free(w->id_map);
   bbuf_free(&w->stored);
   bbuf_free(&w->stored_off);
@@ -153,26 +151,18 @@ static int field_id(blend_writer *w, const char *name, blend_error *err) {
 
 #define NONE UINT32_MAX
 
-/* The term number of term, adding it (and growing the slot arrays). */
-static int term_number(blend_writer *w, const char *term, uint32_t len, uint32_t *t) {
-  uint32_t v = w->nterm_numbers;
-  int r = strmap_upsert(w->terms, term, len, &v);
-  if (r < 0) return -1;
-  if (r == 1) {
-    if (w->nterm_numbers == w->slot_cap) {
-      uint32_t cap = w->slot_cap ? w->slot_cap * 2 : 8192;
-      for (uint32_t f = 0; f < MAX_FIELDS; f++) {
-        if (!w->slot[f] && f >= w->nfields) continue;
-        uint32_t *p = realloc(w->slot[f], cap * sizeof *p);
-        if (!p) return -1;
-        memset(p + w->slot_cap, 0xff, (cap - w->slot_cap) * sizeof *p);
-        w->slot[f] = p;
-      }
-      w->slot_cap = cap;
-    }
-    w->nterm_numbers++;
+/* Make the slot arrays cover analyzer term id t. */
+static int cover_term(blend_writer *w, uint32_t t) {
+  if (t < w->slot_cap) return 0;
+  uint32_t cap = w->slot_cap ? w->slot_cap : 8192;
+  while (cap <= t) cap *= 2;
+  for (uint32_t f = 0; f < w->nfields; f++) {
+    uint32_t *p = realloc(w->slot[f], cap * sizeof *p);
+    if (!p) return -1;
+    memset(p + w->slot_cap, 0xff, (cap - w->slot_cap) * sizeof *p);
+    w->slot[f] = p;
   }
-  *t = v;
+  w->slot_cap = cap;
   return 0;
 }
 
@@ -227,8 +217,8 @@ static int touch(blend_writer *w, uint32_t f, uint32_t t, uint32_t pos) {
 static int on_token(void *ctx, const blend_token *t) {
   blend_writer *w = ctx;
   if (t->term_len > MAX_TERM) return 0;
-  uint32_t num;
-  if (term_number(w, t->term, t->term_len, &num) || touch(w, 0, num, w->pos_base + t->position) ||
+  uint32_t num = t->term_id;
+  if (cover_term(w, num) || touch(w, 0, num, w->pos_base + t->position) ||
       touch(w, w->cur_field, num, t->position)) {
     w->failed = 1;
     return -1;
@@ -456,15 +446,15 @@ static int build_termdict(blend_writer *w, const uint32_t *remap, seg_build *sb,
                           const uint8_t *const *cnorms, uint64_t *nterms_out) {
   sorted_term *st = malloc((w->nterms + 1) * sizeof *st);
   if (!st) return -1;
-  size_t it = 0, klen;
-  const char *key;
-  uint32_t val, n = 0;
-  while (strmap_next(w->terms, &it, &key, &klen, &val))
+  uint32_t n = 0, nids = analyzer_term_count(w->an);
+  if (nids > w->slot_cap) nids = w->slot_cap;
+  for (uint32_t val = 0; val < nids; val++)
     for (uint32_t f = 0; f < w->nfields; f++) {
       uint32_t idx = w->slot[f][val];
       if (idx == NONE) continue;
-      st[n].key = key;
-      st[n].len = (uint32_t)klen;
+      uint32_t klen;
+      st[n].key = analyzer_term(w->an, val, &klen);
+      st[n].len = klen;
       st[n].id = idx;
       st[n].field = f;
       n++;

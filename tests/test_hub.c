@@ -637,6 +637,30 @@ TEST(pull_restarts_when_server_ignores_range) {
   server_stop(&s);
 }
 
+TEST(pull_refetches_whole_when_resumed_file_mismatches) {
+  server s;
+  START(s, "stale", NULL);
+  char dir[600], part[700];
+  snprintf(dir, sizeof dir, "%s/stale", test_tmpdir());
+  REQUIRE(mkdir(dir, 0755) == 0 || errno == EEXIST);
+  snprintf(dir, sizeof dir, "%s/stale/.partial", test_tmpdir());
+  REQUIRE(mkdir(dir, 0755) == 0 || errno == EEXIST);
+  /* a partial from "another version": resuming it yields a wrong checksum */
+  snprintf(part, sizeof part, "%s/model.safetensors.part", dir);
+  REQUIRE(file_write_sync(part, "stale stale stale stale", 23, NULL) == 0);
+  snprintf(dir, sizeof dir, "%s/stale", test_tmpdir());
+  blend_pull_options o;
+  opts_for(&o, &s);
+  blend_pull_result r;
+  blend_error e = {0};
+  int rc = blend_model_pull(REPO, dir, &o, &r, &e);
+  CHECKF(rc == BLEND_OK, "pull: %s", e.message);
+  CHECK_EQ_INT(count_in_log(&s, "GET /blobs/" MODEL_SHA " range=bytes=23-"), 1);
+  CHECK_EQ_INT(count_in_log(&s, "GET /blobs/" MODEL_SHA " range=-"), 1); /* then whole */
+  check_all_identical(dir);
+  server_stop(&s);
+}
+
 TEST(pull_detects_corrupt_blob) {
   server s;
   START(s, "corrupt", "--corrupt-at", "1000", NULL);

@@ -644,6 +644,10 @@ static int download_one(pull_ctx *pc, const hub_file *f, uint32_t index, uint32_
     rc = blend_seterr(err, BLEND_EINVAL, "cancelled");
     goto out;
   }
+  /* A resumed file that fails its checksum may have been a stale partial
+  ** (e.g. of an older version of the file): it is fetched once more whole. */
+  int whole_retry_left = d.off > 0;
+again:
   /* Two rounds at most: a 416 (the partial no longer fits the file) restarts
   ** once from zero. A partial that is already complete needs no request. */
   for (int round = 0; round < 2 && !(f->has_size && d.off == f->size); round++) {
@@ -715,6 +719,19 @@ static int download_one(pull_ctx *pc, const hub_file *f, uint32_t index, uint32_
   int ok = 0;
   char got[65];
   if ((rc = verify(part, f, &ok, got, err))) goto out;
+  if (!ok && whole_retry_left) {
+    whole_retry_left = 0;
+    if (ftruncate(fd, 0) != 0) {
+      rc = blend_seterr(err, BLEND_EIO, "%s: truncate: %s", part, strerror(errno));
+      goto out;
+    }
+    d.off = 0;
+    if (emit(&d, BLEND_PULL_START)) {
+      rc = blend_seterr(err, BLEND_EINVAL, "cancelled");
+      goto out;
+    }
+    goto again;
+  }
   if (!ok) {
     unlink(part);
     rc = blend_seterr(err, BLEND_ECORRUPT,

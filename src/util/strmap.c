@@ -8,12 +8,22 @@
 
 #include "util/util.h"
 
+#define INLINE_KEY 16
+
 typedef struct slot {
   uint64_t hash;   /* 0 = empty */
-  const char *key; /* NUL-terminated copy */
   uint32_t len;
   uint32_t val;
+  union {          /* keys up to INLINE_KEY bytes live in the slot: one
+                      cache line per probe, no pointer chase */
+    char inl[INLINE_KEY];
+    const char *ptr; /* NUL-terminated copy in the chunks */
+  } key;
 } slot;
+
+static inline const char *slot_key(const slot *s) {
+  return s->len <= INLINE_KEY ? s->key.inl : s->key.ptr;
+}
 
 typedef struct chunk {
   struct chunk *next;
@@ -109,7 +119,7 @@ static slot *find(const strmap *m, const char *key, size_t len, uint64_t h) {
   for (;;) {
     slot *s = &m->slots[j];
     if (!s->hash) return s;
-    if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0) return s;
+    if (s->hash == h && s->len == len && memcmp(slot_key(s), key, len) == 0) return s;
     j = (j + 1) & (m->cap - 1);
   }
 }
@@ -122,10 +132,14 @@ int strmap_upsert(strmap *m, const char *key, size_t len, uint32_t *val) {
     *val = s->val;
     return 0;
   }
-  const char *k = copy_key(m, key, len);
-  if (!k) return -1;
+  if (len <= INLINE_KEY) {
+    memcpy(s->key.inl, key, len);
+  } else {
+    const char *k = copy_key(m, key, len);
+    if (!k) return -1;
+    s->key.ptr = k;
+  }
   s->hash = h;
-  s->key = k;
   s->len = (uint32_t)len;
   s->val = *val;
   m->count++;
@@ -150,7 +164,7 @@ int strmap_next(const strmap *m, size_t *i, const char **key, size_t *len, uint3
   while (*i < m->cap) {
     slot *s = &m->slots[(*i)++];
     if (s->hash) {
-      *key = s->key;
+      *key = slot_key(s);
       *len = s->len;
       *val = s->val;
       return 1;

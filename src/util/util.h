@@ -70,7 +70,8 @@ int strmap_upsert(strmap *m, const char *key, size_t len, uint32_t *val);
 int strmap_get(const strmap *m, const char *key, size_t len, uint32_t *val);
 void strmap_set(strmap *m, const char *key, size_t len, uint32_t val); /* key must exist */
 size_t strmap_count(const strmap *m);
-/* Iterate: i from 0 while strmap_next returns 1. */
+/* Iterate: i from 0 while strmap_next returns 1. Keys are not NUL-terminated
+** and are valid until the next insertion. */
 int strmap_next(const strmap *m, size_t *i, const char **key, size_t *len, uint32_t *val);
 
 uint64_t hash_bytes(const void *p, size_t n);      /* FNV-1a-ish 64-bit */

@@ -648,6 +648,10 @@ TEST(cli_scores_external_run) {
   CHECK(strstr(out, "\"mrr@1\": 0,") != NULL || strstr(out, "\"mrr@1\": 0.0") != NULL);
   CHECK(strstr(out, "\"p@10\": 0.2") != NULL);
   CHECKF(strstr(out, "\"ndcg@3\": 0.264993") != NULL, "output: %s", out);
+  /* the run on stdin */
+  snprintf(args, sizeof args, "--run - --qrels %s --metrics map --json < %s", qp, rp);
+  CHECK_EQ_INT(run_cli(args, out, sizeof out), 0);
+  CHECKF(strstr(out, "\"map\": 0.333333") != NULL, "output: %s", out);
   /* table with per-query rows */
   snprintf(args, sizeof args, "--run %s --qrels %s --metrics map --per-query", rp, qp);
   CHECK_EQ_INT(run_cli(args, out, sizeof out), 0);

@@ -21,7 +21,7 @@
 static void usage(FILE *f) {
   fprintf(f,
           "usage: blend eval --index DIR --queries queries.jsonl --qrels FILE [options]\n"
-          "       blend eval --run FILE.trec --qrels FILE [options]\n"
+          "       blend eval --run FILE.trec --qrels FILE [options]   (--run - : stdin)\n"
           "\n"
           "Score BM25 search over an index (first form: every query of the qrels is\n"
           "searched) or an existing TREC run (second form) against relevance judgements,\n"
@@ -464,7 +464,7 @@ int cmd_eval(int argc, char **argv) {
       rc = cli_fail_err(&err);
       goto done;
     }
-  } else if (blend_run_load(o.run, &run, &err)) {
+  } else if (blend_run_load(strcmp(o.run, "-") ? o.run : "/dev/stdin", &run, &err)) {
     rc = cli_fail_err(&err);
     goto done;
   }

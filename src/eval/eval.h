@@ -3,8 +3,9 @@
 **
 ** Qrels and runs share one layout: query ids interned in a strmap (qid →
 ** query index, in order of first appearance), document ids copied into a
-** string arena, and (query index, docid) pairs indexed by a small open-
-** addressing hash (pairset) so a lookup never scans a query's list.
+** string arena, and per query a small open-addressing hash (pairset) from
+** document id to entry, so a lookup never scans a query's list and stays
+** in a cache-resident table while one query is evaluated.
 ** The from-memory parsers are exposed here for the fuzz target and tests.
 */
 #ifndef BLEND_EVAL_H

@@ -121,13 +121,13 @@ TEST(linear_block_api) {
   for (int f32 = 0; f32 < 2; f32++) {
     REQUIRE((f32 ? f32_linear(x, rows, &p, b, y1, 1) : q8_linear(x, rows, &q, b, y1, 1)) == 0);
     for (size_t i = 0; i < (size_t)rows * ldy; i++) yb[i] = -7.0f;
-    uint32_t step = f32 ? 32 : 16;
-    /* rows 0..6 all columns, rows 7..19 in column blocks */
+    /* rows 0..6 all columns; rows 7..19 in column ranges, aligned or not */
     REQUIRE((f32 ? f32_linear_block(x, 7, &p, 0, out, b, yb, ldy)
                  : q8_linear_block(x, 7, &q, 0, out, b, yb, ldy)) == 0);
-    for (uint32_t c0 = 0; c0 < out; c0 += step)
-      REQUIRE((f32 ? f32_linear_block(x + 7 * in, rows - 7, &p, c0, c0 + step, b, yb + 7 * ldy, ldy)
-                   : q8_linear_block(x + 7 * in, rows - 7, &q, c0, c0 + step, b, yb + 7 * ldy, ldy)) == 0);
+    const uint32_t cuts[] = {0, 5, 16, 21, 32, 47, 64, 79, 200};
+    for (size_t c = 0; c + 1 < sizeof cuts / sizeof *cuts; c++)
+      REQUIRE((f32 ? f32_linear_block(x + 7 * in, rows - 7, &p, cuts[c], cuts[c + 1], b, yb + 7 * ldy, ldy)
+                   : q8_linear_block(x + 7 * in, rows - 7, &q, cuts[c], cuts[c + 1], b, yb + 7 * ldy, ldy)) == 0);
     size_t bad = 0, touched = 0;
     for (uint32_t r = 0; r < rows; r++) {
       for (uint32_t n = 0; n < out; n++) bad += memcmp(&yb[r * ldy + n], &y1[r * out + n], 4) != 0;
@@ -136,9 +136,8 @@ TEST(linear_block_api) {
     CHECKF(bad == 0 && touched == 0, "%s: %zu differ, %zu padding columns written", f32 ? "f32" : "q8",
            bad, touched);
   }
-  CHECK(q8_linear_block(x, rows, &q, 8, 16, b, yb, ldy) == BLEND_EINVAL); /* c0 not aligned */
-  CHECK(q8_linear_block(x, rows, &q, 0, 16, b, yb, 40) == BLEND_EINVAL);  /* ldy < out */
-  CHECK(f32_linear_block(x, rows, &p, 16, 32, b, yb, ldy) == BLEND_EINVAL);
+  CHECK(q8_linear_block(x, rows, &q, 0, 50, b, yb, 40) == BLEND_EINVAL); /* ldy < c1 */
+  CHECK(f32_linear_block(x, rows, &p, 0, 50, b, yb, 40) == BLEND_EINVAL);
   q8_free(&q);
   f32_packed_free(&p);
   free(W), free(x), free(b), free(y1), free(yb);

@@ -34,6 +34,13 @@ static void *alloc64(size_t n) {
   return p;
 }
 
+/* Store mask for the 16 channels starting at n, limited to [c0, c1). */
+static inline uint32_t col_mask(uint32_t n, uint32_t c0, uint32_t c1) {
+  uint32_t lo = c0 > n ? c0 - n : 0, hi = c1 >= n + 16 ? 16 : c1 > n ? c1 - n : 0;
+  if (lo >= hi) return 0;
+  return (hi >= 16 ? 0xFFFFu : (1u << hi) - 1) & ~((1u << lo) - 1);
+}
+
 /* ------------------------------------------------------------ weights */
 
 void q8_free(q8_matrix *q) {
@@ -209,7 +216,8 @@ static void quantize_rows(const float *x, uint32_t in, uint32_t in_pad, uint32_t
 static inline __attribute__((always_inline)) void
 kernel_vnni(const uint8_t *A, size_t lda, const int8_t *B, size_t bstride, uint32_t ngroups,
             const int mr, const int nv, const float *sx, const int32_t *zp,
-            const q8_matrix *q, uint32_t n0, const float *bias, float *y, size_t ldy) {
+            const q8_matrix *q, uint32_t n0, uint32_t c0, uint32_t c1, const float *bias, float *y,
+            size_t ldy) {
   __m512i acc[MR][NV];
 #pragma GCC unroll 8
   for (int j = 0; j < nv; j++) {
@@ -233,8 +241,7 @@ kernel_vnni(const uint8_t *A, size_t lda, const int8_t *B, size_t bstride, uint3
 #pragma GCC unroll 8
   for (int j = 0; j < nv; j++) {
     uint32_t n = n0 + 16 * (uint32_t)j;
-    uint32_t left = q->out - n;
-    __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+    __mmask16 m = (__mmask16)col_mask(n, c0, c1);
     __m512 sw = _mm512_load_ps(q->scale + n);
     __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + n) : _mm512_setzero_ps();
 #pragma GCC unroll 8
@@ -331,11 +338,11 @@ static void tile_6x4(const uint8_t *A, size_t lda, const int8_t *B, size_t bstri
 }
 
 static void epilogue_6x4(const int32_t *C, const float *sx, const int32_t *zp, const q8_matrix *q,
-                         uint32_t n0, const float *bias, float *y, size_t ldy) {
+                         uint32_t n0, uint32_t c0, uint32_t c1, const float *bias, float *y,
+                         size_t ldy) {
   for (int j = 0; j < NV; j++) {
     uint32_t n = n0 + 16 * (uint32_t)j;
-    uint32_t left = q->out - n;
-    __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+    __mmask16 m = (__mmask16)col_mask(n, c0, c1);
     __m512 sw = _mm512_load_ps(q->scale + n);
     __m512i ws = _mm512_load_si512((const void *)(q->wsum + n));
     __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + n) : _mm512_setzero_ps();
@@ -344,7 +351,7 @@ static void epilogue_6x4(const int32_t *C, const float *sx, const int32_t *zp, c
       acc = _mm512_sub_epi32(acc, _mm512_mullo_epi32(_mm512_set1_epi32(zp[i]), ws));
       __m512 s = _mm512_mul_ps(_mm512_set1_ps(sx[i]), sw);
       __m512 r = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), s, bv);
-      if (left >= 16) /* masked stores are slow on some cores (Zen 4) */
+      if (m == 0xFFFF) /* masked stores are slow on some cores (Zen 4) */
         _mm512_storeu_ps(y + i * ldy + n, r);
       else
         _mm512_mask_storeu_ps(y + i * ldy + n, m, r);
@@ -353,12 +360,12 @@ static void epilogue_6x4(const int32_t *C, const float *sx, const int32_t *zp, c
 }
 
 #define KCALL(MRc, NVc)                                                                    \
-  kernel_vnni(A, lda, B, bstride, ngroups, MRc, NVc, sx, zp, q, n0, bias, y, ldy)
+  kernel_vnni(A, lda, B, bstride, ngroups, MRc, NVc, sx, zp, q, n0, c0, c1, bias, y, ldy)
 
 static void kernel_dispatch(const uint8_t *A, size_t lda, const int8_t *B, size_t bstride,
                             uint32_t ngroups, int mr, int nv, const float *sx, const int32_t *zp,
-                            const q8_matrix *q, uint32_t n0, const float *bias, float *y,
-                            size_t ldy) {
+                            const q8_matrix *q, uint32_t n0, uint32_t c0, uint32_t c1,
+                            const float *bias, float *y, size_t ldy) {
   if (mr == MR && nv == NV) {
     _Alignas(64) int32_t C[MR * NV * 16];
     /* Fetch the output lines (for writing) now: they arrive during the
@@ -366,7 +373,7 @@ static void kernel_dispatch(const uint8_t *A, size_t lda, const int8_t *B, size_
     for (int i = 0; i < MR; i++)
       for (int j = 0; j < NV; j++) _mm_prefetch((const char *)(y + i * ldy + n0 + 16 * j), _MM_HINT_ET0);
     tile_6x4(A, lda, B, bstride, ngroups, C);
-    epilogue_6x4(C, sx, zp, q, n0, bias, y, ldy);
+    epilogue_6x4(C, sx, zp, q, n0, c0, c1, bias, y, ldy);
     return;
   }
   switch (mr * 8 + nv) {
@@ -388,7 +395,7 @@ static void kernel_portable(const uint8_t *A, size_t lda, uint32_t mr, const flo
                             const float *bias, float *y, size_t ldy) {
   for (uint32_t i = 0; i < mr; i++) {
     const uint8_t *a = A + i * lda;
-    for (uint32_t n = n0; n < n1 && n < q->out; n++) {
+    for (uint32_t n = n0; n < n1; n++) {
       const int8_t *blk = q->w + (size_t)(n >> 4) * q->in_pad * 16 + (n & 15) * 4;
       int32_t acc = -zp[i] * q->wsum[n];
       for (uint32_t g = 0; g < q->in_pad / 4; g++)
@@ -399,10 +406,12 @@ static void kernel_portable(const uint8_t *A, size_t lda, uint32_t mr, const flo
 }
 #endif
 
-/* Rows [r0, r1) × channel blocks [b0, b1) (16 channels each). */
+/* Rows [r0, r1) × output channels [c0, c1) (c1 <= out). Whole 16-channel
+** blocks are computed; stores are masked to the range. */
 static int q8_block(const float *x, const q8_matrix *q, const float *bias, float *y, size_t ldy,
-                    uint32_t r0, uint32_t r1, uint32_t b0, uint32_t b1) {
-  if (r0 >= r1 || b0 >= b1) return 0;
+                    uint32_t r0, uint32_t r1, uint32_t c0, uint32_t c1) {
+  if (r0 >= r1 || c0 >= c1) return 0;
+  uint32_t b0 = c0 / 16, b1 = (c1 + 15) / 16;
   uint32_t mc = r1 - r0 < MC ? r1 - r0 : MC;
   uint8_t *A = alloc64((size_t)mc * q->in_pad);
   float sx[MC];
@@ -421,9 +430,11 @@ static int q8_block(const float *x, const q8_matrix *q, const float *bias, float
         uint32_t mr = nr - i < MR ? nr - i : MR;
 #if Q8_VNNI
         kernel_dispatch(A + i * lda, lda, q->w + bb * bstride, bstride, q->in_pad / 4, (int)mr,
-                        (int)nv, sx + i, zp + i, q, bb * 16, bias, y + (size_t)(rc + i) * ldy, ldy);
+                        (int)nv, sx + i, zp + i, q, bb * 16, c0, c1, bias,
+                        y + (size_t)(rc + i) * ldy, ldy);
 #else
-        kernel_portable(A + i * lda, lda, mr, sx + i, zp + i, q, bb * 16, (bb + nv) * 16, bias,
+        kernel_portable(A + i * lda, lda, mr, sx + i, zp + i, q, bb * 16 > c0 ? bb * 16 : c0,
+                        (bb + nv) * 16 < c1 ? (bb + nv) * 16 : c1, bias,
                         y + (size_t)(rc + i) * ldy, ldy);
 #endif
       }
@@ -463,14 +474,15 @@ int q8_linear_part(const float *x, uint32_t rows, const q8_matrix *q, const floa
   if (part >= nparts) return 0;
   uint32_t r0, r1, b0, b1;
   split(rows, q->out_pad / 16, part, nparts, &r0, &r1, &b0, &b1);
-  return q8_block(x, q, bias, y, q->out, r0, r1, b0, b1);
+  uint32_t c1 = b1 * 16 < q->out ? b1 * 16 : q->out;
+  return q8_block(x, q, bias, y, q->out, r0, r1, b0 * 16, c1);
 }
 
 int q8_linear_block(const float *x, uint32_t rows, const q8_matrix *q, uint32_t c0, uint32_t c1,
                     const float *bias, float *y, size_t ldy) {
   if (c1 > q->out) c1 = q->out;
-  if (c0 % 16 != 0 || (c1 % 16 != 0 && c1 != q->out) || ldy < q->out) return BLEND_EINVAL;
-  return q8_block(x, q, bias, y, ldy, 0, rows, c0 / 16, (c1 + 15) / 16);
+  if (ldy < c1) return BLEND_EINVAL;
+  return q8_block(x, q, bias, y, ldy, 0, rows, c0, c1);
 }
 
 typedef struct q8_job {

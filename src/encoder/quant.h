@@ -70,12 +70,12 @@ int q8_linear_part(const float *x, uint32_t rows, const q8_matrix *q, const floa
 
 /* The building block for callers that split work themselves (e.g. the
 ** forward pass's gemm tasks): rows [0, rows) of x (stride in) times output
-** channels [c0, c1), written at y[r·ldy + n] for n in [c0, c1) and using
-** bias[n] (absolute column indices, so y/bias point at column 0).
-** c0 must be a multiple of 16, c1 a multiple of 16 or >= out (clamped to
-** out), ldy >= out. Row splits: pass x + r0·in, y + r0·ldy. Results are
-** identical to q8_linear for the same rows/columns.
-** Returns 0, BLEND_EINVAL (bad column range) or BLEND_ENOMEM. */
+** channels [c0, c1) (any range; c1 is clamped to out), written at
+** y[r·ldy + n] for n in [c0, c1) with bias[n] — absolute column indices,
+** so y and bias point at column 0. Row splits: pass x + r0·in, y + r0·ldy.
+** Whole 16-channel blocks are computed, so ranges aligned to 16 waste
+** nothing. Every value equals q8_linear's for the same row and column.
+** Returns 0, BLEND_EINVAL (ldy < c1) or BLEND_ENOMEM. */
 int q8_linear_block(const float *x, uint32_t rows, const q8_matrix *q, uint32_t c0, uint32_t c1,
                     const float *bias, float *y, size_t ldy);
 
@@ -111,8 +111,8 @@ int f32_linear(const float *x, uint32_t rows, const f32_packed *p, const float *
                float *y, unsigned nthreads);
 int f32_linear_part(const float *x, uint32_t rows, const f32_packed *p, const float *bias,
                     float *y, unsigned part, unsigned nparts);
-/* Same contract as q8_linear_block, with c0 a multiple of 32 and c1 a
-** multiple of 32 or >= out. */
+/* Same contract as q8_linear_block (32-channel panels: ranges aligned to
+** 32 waste nothing). */
 int f32_linear_block(const float *x, uint32_t rows, const f32_packed *p, uint32_t c0, uint32_t c1,
                      const float *bias, float *y, size_t ldy);
 /* "avx512" or "portable"; with "portable" cblas_sgemm is faster, use it. */

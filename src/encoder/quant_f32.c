@@ -63,15 +63,20 @@ void f32_linear_ref(const float *x, uint32_t rows, const float *W, uint32_t out,
 }
 
 #if F32_AVX512
+/* Store mask for the 16 channels starting at n, limited to [c0, c1). */
+static inline uint32_t col_mask(uint32_t n, uint32_t c0, uint32_t c1) {
+  uint32_t lo = c0 > n ? c0 - n : 0, hi = c1 >= n + 16 ? 16 : c1 > n ? c1 - n : 0;
+  if (lo >= hi) return 0;
+  return (hi >= 16 ? 0xFFFFu : (1u << hi) - 1) & ~((1u << lo) - 1);
+}
+
 /* rows [0, mr) × 32 channels from panel slice B (kc × 32), A with stride
 ** lda; first K block starts from the bias, later ones from y. */
 static inline __attribute__((always_inline)) void
 fkernel(const float *A, size_t lda, const float *B, uint32_t kc, const int mr, int first,
-        const float *bias, uint32_t n0, uint32_t out, float *y, size_t ldy) {
+        const float *bias, uint32_t n0, uint32_t c0, uint32_t c1, float *y, size_t ldy) {
   __m512 acc[FMR][2];
-  uint32_t left = out - n0;
-  __mmask16 m0 = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
-  __mmask16 m1 = left >= 32 ? 0xFFFF : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
+  __mmask16 m0 = (__mmask16)col_mask(n0, c0, c1), m1 = (__mmask16)col_mask(n0 + 16, c0, c1);
   if (first) {
     __m512 b0 = bias ? _mm512_maskz_loadu_ps(m0, bias + n0) : _mm512_setzero_ps();
     __m512 b1 = bias ? _mm512_maskz_loadu_ps(m1, bias + n0 + 16) : _mm512_setzero_ps();
@@ -93,7 +98,7 @@ fkernel(const float *A, size_t lda, const float *B, uint32_t kc, const int mr, i
       acc[i][1] = _mm512_fmadd_ps(a, w1, acc[i][1]);
     }
   }
-  if (left >= 32) { /* plain stores: masked ones are slow on some cores (Zen 4) */
+  if (m0 == 0xFFFF && m1 == 0xFFFF) { /* plain stores: masked ones are slow on some cores (Zen 4) */
 #pragma GCC unroll 12
     for (int i = 0; i < mr; i++) {
       _mm512_storeu_ps(y + i * ldy + n0, acc[i][0]);
@@ -109,10 +114,10 @@ fkernel(const float *A, size_t lda, const float *B, uint32_t kc, const int mr, i
 }
 
 static void fkernel_dispatch(const float *A, size_t lda, const float *B, uint32_t kc, int mr,
-                             int first, const float *bias, uint32_t n0, uint32_t out, float *y,
-                             size_t ldy) {
+                             int first, const float *bias, uint32_t n0, uint32_t c0, uint32_t c1,
+                             float *y, size_t ldy) {
   switch (mr) {
-#define FCASE(m) case m: fkernel(A, lda, B, kc, m, first, bias, n0, out, y, ldy); break;
+#define FCASE(m) case m: fkernel(A, lda, B, kc, m, first, bias, n0, c0, c1, y, ldy); break;
     FCASE(12) FCASE(11) FCASE(10) FCASE(9) FCASE(8) FCASE(7)
     FCASE(6) FCASE(5) FCASE(4) FCASE(3) FCASE(2) FCASE(1)
 #undef FCASE
@@ -121,11 +126,14 @@ static void fkernel_dispatch(const float *A, size_t lda, const float *B, uint32_
 }
 #endif
 
-/* Rows [r0, r1) × panels [p0, p1). */
+/* Rows [r0, r1) × output channels [c0, c1) (c1 <= out): whole panels are
+** computed, stores masked to the range. */
 static void f32_block(const float *x, const f32_packed *p, const float *bias, float *y,
-                      size_t ldy, uint32_t r0, uint32_t r1, uint32_t p0, uint32_t p1) {
-  uint32_t in = p->in, out = p->out;
+                      size_t ldy, uint32_t r0, uint32_t r1, uint32_t c0, uint32_t c1) {
+  uint32_t in = p->in;
+  if (r0 >= r1 || c0 >= c1) return;
 #if F32_AVX512
+  uint32_t p0 = c0 / FNR, p1 = (c1 + FNR - 1) / FNR;
   for (uint32_t rc = r0; rc < r1; rc += FMC) {
     uint32_t rce = r1 - rc < FMC ? r1 : rc + FMC;
     for (uint32_t k0 = 0; k0 < in; k0 += FKC) {
@@ -134,15 +142,15 @@ static void f32_block(const float *x, const f32_packed *p, const float *bias, fl
         const float *B = p->w + ((size_t)pn * in + k0) * FNR;
         for (uint32_t r = rc; r < rce; r += FMR) {
           int mr = (int)(rce - r < FMR ? rce - r : FMR);
-          fkernel_dispatch(x + (size_t)r * in + k0, in, B, kc, mr, k0 == 0, bias, pn * FNR, out,
-                           y + (size_t)r * ldy, ldy);
+          fkernel_dispatch(x + (size_t)r * in + k0, in, B, kc, mr, k0 == 0, bias, pn * FNR, c0,
+                           c1, y + (size_t)r * ldy, ldy);
         }
       }
     }
   }
 #else
   for (uint32_t r = r0; r < r1; r++)
-    for (uint32_t n = p0 * FNR; n < p1 * FNR && n < out; n++) {
+    for (uint32_t n = c0; n < c1; n++) {
       const float *B = p->w + (size_t)(n / FNR) * in * FNR + n % FNR;
       float s = bias ? bias[n] : 0.0f;
       for (uint32_t k = 0; k < in; k++) s += x[(size_t)r * in + k] * B[(size_t)k * FNR];
@@ -157,16 +165,17 @@ int f32_linear_part(const float *x, uint32_t rows, const f32_packed *p, const fl
   if (part >= nparts) return 0;
   uint32_t panels = p->out_pad / FNR;
   if (nparts == 1) {
-    f32_block(x, p, bias, y, p->out, 0, rows, 0, panels);
+    f32_block(x, p, bias, y, p->out, 0, rows, 0, p->out);
   } else if (rows >= (uint32_t)nparts * FMR * 2 || panels < nparts) {
     uint64_t per = ((uint64_t)rows + nparts - 1) / nparts;
     per = (per + FMR - 1) / FMR * FMR;
     uint64_t a = per * part, b = a + per;
     f32_block(x, p, bias, y, p->out, (uint32_t)(a < rows ? a : rows),
-              (uint32_t)(b < rows ? b : rows), 0, panels);
+              (uint32_t)(b < rows ? b : rows), 0, p->out);
   } else {
-    f32_block(x, p, bias, y, p->out, 0, rows, (uint32_t)((uint64_t)panels * part / nparts),
-              (uint32_t)((uint64_t)panels * (part + 1) / nparts));
+    uint32_t c0 = (uint32_t)((uint64_t)panels * part / nparts) * FNR;
+    uint32_t c1 = (uint32_t)((uint64_t)panels * (part + 1) / nparts) * FNR;
+    f32_block(x, p, bias, y, p->out, 0, rows, c0, c1 < p->out ? c1 : p->out);
   }
   return 0;
 }
@@ -176,8 +185,8 @@ const char *f32_kernel_name(void) { return F32_AVX512 ? "avx512" : "portable"; }
 int f32_linear_block(const float *x, uint32_t rows, const f32_packed *p, uint32_t c0, uint32_t c1,
                      const float *bias, float *y, size_t ldy) {
   if (c1 > p->out) c1 = p->out;
-  if (c0 % FNR != 0 || (c1 % FNR != 0 && c1 != p->out) || ldy < p->out) return BLEND_EINVAL;
-  f32_block(x, p, bias, y, ldy, 0, rows, c0 / FNR, (c1 + FNR - 1) / FNR);
+  if (ldy < c1) return BLEND_EINVAL;
+  f32_block(x, p, bias, y, ldy, 0, rows, c0, c1);
   return 0;
 }
 

@@ -27,6 +27,9 @@ default model.safetensors, then the server behaves normally):
   --corrupt-at N    always serve the file with byte N flipped (every request)
   --status CODE     answer that file's requests with HTTP CODE (every request)
   --ignore-range    answer Range requests with 200 and the whole file
+  --control PATH    before each resolve request, read PATH (if it exists):
+                    lines "FILE CODE" answer FILE with HTTP CODE, so one
+                    server can play several failures in turn
   --token TOK       require "Authorization: Bearer TOK" (else 401)
   --no-safetensors  hide *.safetensors from the listing and the resolver
   --log PATH        append one line per request: "METHOD PATH range=<Range>"
@@ -191,6 +194,12 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(404, "EntryNotFound", "Entry not found")
         if a.status is not None and fpath == a.fault_file:
             return self.error(a.status, None, "injected failure")
+        if a.control and os.path.exists(a.control):
+            with open(a.control) as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) == 2 and parts[0] == fpath:
+                        return self.error(int(parts[1]), None, "injected failure")
         if st.is_lfs(fpath):
             self.send_response(302)
             self.send_header("Location", "/blobs/" + st.sha[fpath])
@@ -259,6 +268,7 @@ def main():
     ap.add_argument("--corrupt-at", type=int)
     ap.add_argument("--status", type=int)
     ap.add_argument("--ignore-range", action="store_true")
+    ap.add_argument("--control")
     ap.add_argument("--token")
     ap.add_argument("--no-safetensors", action="store_true")
     ap.add_argument("--log")

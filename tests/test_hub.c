@@ -687,7 +687,9 @@ TEST(pull_detects_corrupt_blob) {
 
 TEST(pull_http_errors_are_clear) {
   server s;
-  START(s, "errors", "--status", "503", "--fault-file", "config.json", NULL);
+  char control[600];
+  snprintf(control, sizeof control, "%s/errors.control", test_tmpdir());
+  START(s, "errors", "--control", control, NULL);
   char dir[600];
   blend_pull_options o;
   opts_for(&o, &s);
@@ -705,11 +707,32 @@ TEST(pull_http_errors_are_clear) {
   CHECKF(strstr(e.message, "revision 'v9' not found"), "bad revision: %s", e.message);
   o.revision = NULL;
 
+  REQUIRE(file_write_sync(control, "config.json 503\n", 16, NULL) == 0);
   rc = blend_model_pull(REPO, dir, &o, NULL, &e);
   CHECK_EQ_INT(rc, BLEND_ENETWORK);
   CHECKF(strstr(e.message, "503") && strstr(e.message, "server error") &&
              strstr(e.message, "config.json"),
          "503: %s", e.message);
+
+  /* a listed file that is gone (404), then one that is gated (403) */
+  REQUIRE(file_write_sync(control, "vocab.txt 404\n", 14, NULL) == 0);
+  rc = blend_model_pull(REPO, dir, &o, NULL, &e);
+  CHECK_EQ_INT(rc, BLEND_ENOTFOUND);
+  CHECKF(strstr(e.message, "vocab.txt: file not found in '" REPO "'") &&
+             strstr(e.message, "/resolve/"),
+         "404 file: %s", e.message);
+  REQUIRE(file_write_sync(control, "model.safetensors 403\n", 22, NULL) == 0);
+  rc = blend_model_pull(REPO, dir, &o, NULL, &e);
+  CHECK_EQ_INT(rc, BLEND_ENETWORK);
+  CHECKF(strstr(e.message, "denied (HTTP 403") && strstr(e.message, "HF_TOKEN"), "403: %s",
+         e.message);
+  char p[700];
+  snprintf(p, sizeof p, "%s/model.safetensors", dir);
+  CHECK(!exists(p));
+  unlink(control);
+  rc = blend_model_pull(REPO, dir, &o, NULL, &e); /* the hub recovered */
+  CHECKF(rc == BLEND_OK, "after errors: %s", e.message);
+  check_all_identical(dir);
   server_stop(&s);
 
   /* nothing listens on port 1 of loopback: the error names the URL */

@@ -413,9 +413,8 @@ void blend_model_options_default(blend_model_options *o);
 /* Load the model in dir. opts may be NULL (defaults). Errors name the file
 ** (and tensor or field) at fault: a missing config.json or model.safetensors
 ** is BLEND_ENOTFOUND, an invalid one BLEND_ECORRUPT, an unsupported
-** architecture/activation/pooling BLEND_EUNSUPPORTED.
-** Note: GEMMs run single-threaded inside OpenBLAS (threads are ours), so
-** opening a model sets OpenBLAS's process-wide thread count to 1. */
+** architecture/activation/pooling BLEND_EUNSUPPORTED. The linear layers
+** are packed (F32) or quantised (INT8) once here. */
 int blend_model_open(const char *dir, const blend_model_options *opts, blend_model **out,
                      blend_error *err);
 void blend_model_close(blend_model *m);

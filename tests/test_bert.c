@@ -142,7 +142,7 @@ static int emb_ok(const float *got, const double *want, uint32_t dim, const char
 
 /* Forward every record's stored input_ids in one batch (and each alone),
 ** compare with the stored embeddings. */
-static void check_bi_fixture(const char *name, size_t expect_lines) {
+static void check_bi_fixture(const char *name, size_t expect_lines, int backend) {
   const char *dir = fixture(name);
   if (!dir) SKIP("../shared/fixtures not found");
   char path[1200];
@@ -152,7 +152,7 @@ static void check_bi_fixture(const char *name, size_t expect_lines) {
   CHECK_EQ_INT(rs.n, expect_lines);
   bert_model *m = NULL;
   blend_error err = {0};
-  int rc = bert_load(dir, 2, &m, &err);
+  int rc = bert_load(dir, 2, backend, &m, &err);
   CHECKF(rc == 0, "bert_load: %s", err.message);
   if (rc) {
     free_recs(&rs);
@@ -184,8 +184,8 @@ static void check_bi_fixture(const char *name, size_t expect_lines) {
     }
   }
   CHECKF(worst_diff_single <= 1e-6, "batch vs single differ by %.3g", worst_diff_single);
-  printf("  %s: %zu texts, max abs diff vs reference %.3g, batch vs single %.3g\n", name, rs.n,
-         worst, worst_diff_single);
+  printf("  %s (%s): %zu texts, max abs diff vs reference %.3g, batch vs single %.3g\n", name,
+         backend == BERT_F32_BLAS ? "cblas" : "packed", rs.n, worst, worst_diff_single);
   free(ids);
   free(lens);
   free(out);
@@ -194,9 +194,10 @@ static void check_bi_fixture(const char *name, size_t expect_lines) {
   free_recs(&rs);
 }
 
-TEST(bi_f32_reference) { check_bi_fixture("bert-tiny-random", 85); }
-TEST(bi_f16_reference) { check_bi_fixture("bert-tiny-random-f16", 20); }
-TEST(bi_bf16_reference) { check_bi_fixture("bert-tiny-random-bf16", 20); }
+TEST(bi_f32_reference) { check_bi_fixture("bert-tiny-random", 85, BERT_F32_PACKED); }
+TEST(bi_f32_reference_cblas) { check_bi_fixture("bert-tiny-random", 85, BERT_F32_BLAS); }
+TEST(bi_f16_reference) { check_bi_fixture("bert-tiny-random-f16", 20, BERT_F32_PACKED); }
+TEST(bi_bf16_reference) { check_bi_fixture("bert-tiny-random-bf16", 20, BERT_F32_PACKED); }
 
 /* The padded batch of 8: the packed fast path and the padded, masked twin
 ** must both give the single-text embeddings. */
@@ -216,7 +217,7 @@ TEST(padded_batch_changes_nothing) {
   CHECK_EQ_INT(n, 8);
   bert_model *m = NULL;
   blend_error err = {0};
-  int rc = bert_load(dir, 2, &m, &err);
+  int rc = bert_load(dir, 2, BERT_F32_PACKED, &m, &err);
   CHECKF(rc == 0, "bert_load: %s", err.message);
   if (rc) {
     cJSON_Delete(o);
@@ -270,7 +271,7 @@ TEST(cross_f16_reference) {
   CHECK_EQ_INT(rs.n, 61);
   bert_model *m = NULL;
   blend_error err = {0};
-  int rc = bert_load(dir, 2, &m, &err);
+  int rc = bert_load(dir, 2, BERT_F32_PACKED, &m, &err);
   CHECKF(rc == 0, "bert_load: %s", err.message);
   if (rc) {
     free_recs(&rs);

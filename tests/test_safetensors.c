@@ -259,7 +259,7 @@ static void expect_load_error(const char *dir, int code, const char *n1, const c
   bert_model *m = NULL;
   blend_error err = {0};
   REQUIRE(dir);
-  int rc = bert_load(dir, 1, &m, &err);
+  int rc = bert_load(dir, 1, BERT_F32_PACKED, &m, &err);
   CHECKF(rc == code, "expected %d got %d (%s)", code, rc, err.message);
   CHECK(m == NULL);
   CHECKF(strstr(err.message, "model.safetensors") != NULL, "no file name: %s", err.message);
@@ -275,7 +275,7 @@ TEST(model_with_hostile_weights) {
   REQUIRE(ok);
   bert_model *m = NULL;
   blend_error err = {0};
-  CHECKF(bert_load(ok, 1, &m, &err) == 0, "%s", err.message);
+  CHECKF(bert_load(ok, 1, BERT_F32_PACKED, &m, &err) == 0, "%s", err.message);
   bert_free(m);
   expect_load_error(mutated_model("dtype", set_dtype_i32, 0), BLEND_EUNSUPPORTED,
                     "encoder.layer.0.attention.self.key.weight", "I32");

@@ -2,8 +2,9 @@
 ** bert.c — loading BERT weights from a model directory and the float32
 ** forward pass (see bert.h).
 */
-#include <cblas.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,18 @@ static int copy_w(bert_model *m, const char *prefix, const char *name, uint32_t 
   return BLEND_OK;
 }
 
+/* Fill a linear layer from prefix+wname / prefix+bname (W [out, in]). */
+static int get_linear(bert_model *m, const char *p, const char *wname, const char *bname,
+                      uint32_t out, uint32_t in, bert_linear *lin, blend_error *err) {
+  int rc;
+  lin->out = out;
+  lin->in = in;
+  if ((rc = get_w(m, p, wname, 2, out, in, &lin->w, err)) ||
+      (rc = get_w(m, p, bname, 1, out, 0, &lin->b, err)))
+    return rc;
+  return BLEND_OK;
+}
+
 static int load_layer(bert_model *m, const char *prefix, uint32_t li, bert_layer *L,
                       blend_error *err) {
   uint64_t H = m->cfg.hidden, NI = m->cfg.intermediate;
@@ -78,26 +91,40 @@ static int load_layer(bert_model *m, const char *prefix, uint32_t li, bert_layer
     snprintf(n, sizeof n, "attention.self.%s.bias", qkv[i]);
     if ((rc = copy_w(m, p, n, 1, H, 0, b + (size_t)i * H, err))) return rc;
   }
-  L->qkv_w = w;
-  L->qkv_b = b;
-  if ((rc = get_w(m, p, "attention.output.dense.weight", 2, H, H, &L->ao_w, err)) ||
-      (rc = get_w(m, p, "attention.output.dense.bias", 1, H, 0, &L->ao_b, err)) ||
+  L->qkv.w = w;
+  L->qkv.b = b;
+  L->qkv.out = (uint32_t)(3 * H);
+  L->qkv.in = (uint32_t)H;
+  if ((rc = get_linear(m, p, "attention.output.dense.weight", "attention.output.dense.bias",
+                       (uint32_t)H, (uint32_t)H, &L->ao, err)) ||
       (rc = get_w(m, p, "attention.output.LayerNorm.weight", 1, H, 0, &L->ln1_g, err)) ||
       (rc = get_w(m, p, "attention.output.LayerNorm.bias", 1, H, 0, &L->ln1_b, err)) ||
-      (rc = get_w(m, p, "intermediate.dense.weight", 2, NI, H, &L->in_w, err)) ||
-      (rc = get_w(m, p, "intermediate.dense.bias", 1, NI, 0, &L->in_b, err)) ||
-      (rc = get_w(m, p, "output.dense.weight", 2, H, NI, &L->out_w, err)) ||
-      (rc = get_w(m, p, "output.dense.bias", 1, H, 0, &L->out_b, err)) ||
+      (rc = get_linear(m, p, "intermediate.dense.weight", "intermediate.dense.bias", (uint32_t)NI,
+                       (uint32_t)H, &L->in, err)) ||
+      (rc = get_linear(m, p, "output.dense.weight", "output.dense.bias", (uint32_t)H,
+                       (uint32_t)NI, &L->out, err)) ||
       (rc = get_w(m, p, "output.LayerNorm.weight", 1, H, 0, &L->ln2_g, err)) ||
       (rc = get_w(m, p, "output.LayerNorm.bias", 1, H, 0, &L->ln2_b, err)))
     return rc;
+  bert_linear *lins[4] = {&L->qkv, &L->ao, &L->in, &L->out};
+  for (int i = 0; i < 4; i++) {
+    if (m->backend == BERT_F32_PACKED)
+      rc = f32_pack(lins[i]->w, lins[i]->out, lins[i]->in, &lins[i]->pk, err);
+    else if (m->backend == BERT_INT8)
+      rc = q8_quantize(lins[i]->w, lins[i]->out, lins[i]->in, &lins[i]->q8, err);
+    if (rc) return rc;
+  }
   return BLEND_OK;
 }
 
-int bert_load(const char *dir, int threads, bert_model **out, blend_error *err) {
+int bert_load(const char *dir, int threads, int backend, bert_model **out, blend_error *err) {
   *out = NULL;
+  if (backend != BERT_F32_PACKED && backend != BERT_INT8 && backend != BERT_F32_BLAS)
+    return blend_seterr(err, BLEND_EINVAL, "unknown encoder backend %d", backend);
   bert_model *m = calloc(1, sizeof *m);
   if (!m) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
+  m->backend = backend;
+  pthread_mutex_init(&m->blas_lock, NULL);
   int rc = bert_config_load(dir, &m->cfg, err);
   if (rc) goto fail;
   char path[2048];
@@ -139,10 +166,6 @@ int bert_load(const char *dir, int threads, bert_model **out, blend_error *err) 
   if (threads < 1) threads = 1;
   if (threads > 256) threads = 256;
   m->threads = threads;
-  m->blas_threads = 1;
-  /* GEMMs are split across our own pool; OpenBLAS itself must then run each
-  ** call single-threaded (a process-wide OpenBLAS setting). */
-  openblas_set_num_threads(1);
   m->pool = tpool_new(threads);
   if (!m->pool) {
     rc = blend_seterr(err, BLEND_ENOMEM, "cannot start %d threads", threads);
@@ -159,10 +182,19 @@ fail:
 void bert_free(bert_model *m) {
   if (!m) return;
   tpool_free(m->pool);
+  for (uint32_t l = 0; m->layers && l < m->cfg.layers; l++) {
+    bert_linear *lins[4] = {&m->layers[l].qkv, &m->layers[l].ao, &m->layers[l].in,
+                            &m->layers[l].out};
+    for (int i = 0; i < 4; i++) {
+      f32_packed_free(&lins[i]->pk);
+      q8_free(&lins[i]->q8);
+    }
+  }
   for (size_t i = 0; i < m->nowned; i++) free(m->owned[i]);
   free(m->owned);
   free(m->layers);
   st_close(m->st);
+  pthread_mutex_destroy(&m->blas_lock);
   free(m);
 }
 
@@ -204,9 +236,11 @@ typedef struct fwd {
   size_t att_stride;
   const bert_layer *L;
   /* current GEMM */
-  const float *ga, *gw, *gb;
+  const float *ga;
+  const bert_linear *glin;
   float *gy;
-  size_t gK, gN, gldy, chunk;
+  size_t gldy, chunk;
+  atomic_int failed;        /* a backend's error code (allocation) */
   int gsplit_cols, gepi;
   const float *ln_g, *ln_b; /* for EPI_ADD_LN: y = LN(y + x) stored into x */
 } fwd;
@@ -225,27 +259,50 @@ static void embed_task(void *ctx, size_t s, int worker) {
   }
 }
 
+/* y rows [r0, r1) (x, y already offset to r0), columns [c0, c1) of lin. */
+static void linear_block(fwd *f, const bert_linear *lin, const float *x, size_t rows, size_t c0,
+                         size_t c1, float *y) {
+  int rc = 0;
+  switch (f->m->backend) {
+    case BERT_F32_PACKED:
+      rc = f32_linear_block(x, (uint32_t)rows, &lin->pk, (uint32_t)c0, (uint32_t)c1, lin->b, y,
+                            f->gldy);
+      break;
+    case BERT_INT8:
+      rc = q8_linear_block(x, (uint32_t)rows, &lin->q8, (uint32_t)c0, (uint32_t)c1, lin->b, y,
+                           f->gldy);
+      break;
+    default:
+      /* the linked OpenBLAS may be a serial build that is not safe to call
+      ** from several threads at once */
+      pthread_mutex_lock(&f->m->blas_lock);
+      k_linear(x, rows, lin->in, lin->w + c0 * lin->in, c1 - c0, lin->b + c0, y + c0, f->gldy);
+      pthread_mutex_unlock(&f->m->blas_lock);
+  }
+  if (rc) atomic_store(&f->failed, rc);
+}
+
 /* One chunk of a GEMM: rows [r0, r1) (row split) or columns (column split),
 ** then the fused epilogue when it applies to whole rows. */
 static void gemm_task(void *ctx, size_t t, int worker) {
   fwd *f = ctx;
+  const bert_linear *lin = f->glin;
   if (!f->gsplit_cols) {
     size_t r0 = t * f->chunk, r1 = r0 + f->chunk < f->M ? r0 + f->chunk : f->M;
     if (r0 >= r1) return;
     float *y = f->gy + r0 * f->gldy;
-    k_linear(f->ga + r0 * f->gK, r1 - r0, f->gK, f->gw, f->gN, f->gb, y, f->gldy);
+    linear_block(f, lin, f->ga + r0 * lin->in, r1 - r0, 0, lin->out, y);
     if (f->gepi == EPI_GELU) {
-      for (size_t r = r0; r < r1; r++) k_gelu(f->gy + r * f->gldy, f->gN);
+      for (size_t r = r0; r < r1; r++) k_gelu(f->gy + r * f->gldy, lin->out);
     } else if (f->gepi == EPI_ADD_LN) {
       for (size_t r = r0; r < r1; r++)
         k_add_layernorm(f->x + r * f->H, f->gy + r * f->gldy, f->H, f->ln_g, f->ln_b,
                         f->m->cfg.ln_eps);
     }
   } else {
-    size_t c0 = t * f->chunk, c1 = c0 + f->chunk < f->gN ? c0 + f->chunk : f->gN;
+    size_t c0 = t * f->chunk, c1 = c0 + f->chunk < lin->out ? c0 + f->chunk : lin->out;
     if (c0 >= c1) return;
-    k_linear(f->ga, f->M, f->gK, f->gw + c0 * f->gK, c1 - c0, f->gb ? f->gb + c0 : NULL,
-             f->gy + c0, f->gldy);
+    linear_block(f, lin, f->ga, f->M, c0, c1, f->gy);
     if (f->gepi == EPI_GELU)
       for (size_t r = 0; r < f->M; r++) k_gelu(f->gy + r * f->gldy + c0, c1 - c0);
   }
@@ -259,21 +316,18 @@ static void ln_task(void *ctx, size_t t, int worker) {
                     f->m->cfg.ln_eps);
 }
 
-/* y = a · wᵀ + b over f->M rows, with an epilogue, split across threads. */
-static void gemm(fwd *f, const float *a, size_t K, const float *w, size_t N, const float *b,
-                 float *y, size_t ldy, int epi, const float *g, const float *beta) {
-  size_t nt = (size_t)f->m->threads;
+/* y = a · linᵀ + b over f->M rows, with an epilogue, split across threads. */
+static void gemm(fwd *f, const float *a, const bert_linear *lin, float *y, size_t ldy, int epi,
+                 const float *g, const float *beta) {
+  size_t nt = (size_t)f->m->threads, N = lin->out;
   f->ga = a;
-  f->gK = K;
-  f->gw = w;
-  f->gN = N;
-  f->gb = b;
+  f->glin = lin;
   f->gy = y;
   f->gldy = ldy;
   f->gepi = epi;
   f->ln_g = g;
   f->ln_b = beta;
-  if (nt == 1) {
+  if (nt == 1 || f->m->backend == BERT_F32_BLAS) {
     f->gsplit_cols = 0;
     f->chunk = f->M;
     gemm_task(f, 0, 0);
@@ -285,9 +339,9 @@ static void gemm(fwd *f, const float *a, size_t K, const float *w, size_t N, con
     tpool_run(f->m->pool, nt, gemm_task, f);
     return;
   }
-  /* few rows (short single texts): split the output columns */
+  /* few rows (short single texts): split the output columns in blocks of 32 */
   f->gsplit_cols = 1;
-  f->chunk = ((N + nt - 1) / nt + 15) / 16 * 16;
+  f->chunk = ((N + nt - 1) / nt + 31) / 32 * 32;
   tpool_run(f->m->pool, (N + f->chunk - 1) / f->chunk, gemm_task, f);
   if (epi == EPI_ADD_LN) {
     f->chunk = (f->M + nt - 1) / nt;
@@ -380,13 +434,17 @@ int bert_forward(bert_model *m, size_t n, const int32_t *const *ids,
   for (uint32_t l = 0; l < c->layers; l++) {
     const bert_layer *L = &m->layers[l];
     f.L = L;
-    gemm(&f, f.x, H, L->qkv_w, 3 * H, L->qkv_b, f.qkv, 3 * H, EPI_NONE, NULL, NULL);
+    gemm(&f, f.x, &L->qkv, f.qkv, 3 * H, EPI_NONE, NULL, NULL);
     tpool_run(m->pool, n * c->heads, attention_task, &f);
     /* attention output projection into the (now free) qkv buffer, then
     ** x = LN(x + proj) fused per row chunk */
-    gemm(&f, f.ctx, H, L->ao_w, H, L->ao_b, f.qkv, H, EPI_ADD_LN, L->ln1_g, L->ln1_b);
-    gemm(&f, f.x, H, L->in_w, NI, L->in_b, f.inter, NI, EPI_GELU, NULL, NULL);
-    gemm(&f, f.inter, NI, L->out_w, H, L->out_b, f.ctx, H, EPI_ADD_LN, L->ln2_g, L->ln2_b);
+    gemm(&f, f.ctx, &L->ao, f.qkv, H, EPI_ADD_LN, L->ln1_g, L->ln1_b);
+    gemm(&f, f.x, &L->in, f.inter, NI, EPI_GELU, NULL, NULL);
+    gemm(&f, f.inter, &L->out, f.ctx, H, EPI_ADD_LN, L->ln2_g, L->ln2_b);
+  }
+  if ((rc = atomic_load(&f.failed))) {
+    rc = blend_seterr(err, rc, "out of memory in the forward pass");
+    goto done;
   }
   for (size_t s = 0; s < n; s++) {
     const float *rows = f.x + f.off[s] * H;
@@ -447,21 +505,21 @@ int bert_forward_ref(const bert_model *m, size_t n, const int32_t *const *ids,
     }
   for (uint32_t l = 0; l < c->layers; l++) {
     const bert_layer *L = &m->layers[l];
-    ref_linear(x, M, H, L->qkv_w, 3 * H, L->qkv_b, q);
+    ref_linear(x, M, H, L->qkv.w, 3 * H, L->qkv.b, q);
     for (size_t s = 0; s < n; s++)
       for (size_t h = 0; h < c->heads; h++) {
         const float *qs = q + s * T * 3 * H + h * d;
         k_ref_attention(qs, qs + H, qs + 2 * H, 3 * H, T, d, mask + s * T,
                         1.0f / sqrtf((float)d), ctx + s * T * H + h * d, H);
       }
-    ref_linear(ctx, M, H, L->ao_w, H, L->ao_b, tmp);
+    ref_linear(ctx, M, H, L->ao.w, H, L->ao.b, tmp);
     for (size_t r = 0; r < M; r++) {
       for (size_t i = 0; i < H; i++) x[r * H + i] += tmp[r * H + i];
       k_ref_layernorm(x + r * H, H, L->ln1_g, L->ln1_b, c->ln_eps);
     }
-    ref_linear(x, M, H, L->in_w, NI, L->in_b, inter);
+    ref_linear(x, M, H, L->in.w, NI, L->in.b, inter);
     for (size_t i = 0; i < M * NI; i++) inter[i] = k_ref_gelu(inter[i]);
-    ref_linear(inter, M, NI, L->out_w, H, L->out_b, tmp);
+    ref_linear(inter, M, NI, L->out.w, H, L->out.b, tmp);
     for (size_t r = 0; r < M; r++) {
       for (size_t i = 0; i < H; i++) x[r * H + i] += tmp[r * H + i];
       k_ref_layernorm(x + r * H, H, L->ln2_g, L->ln2_b, c->ln_eps);

@@ -12,20 +12,37 @@
 #ifndef BLEND_BERT_H
 #define BLEND_BERT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "blend.h"
 #include "encoder/model_config.h"
+#include "encoder/quant.h"
 #include "encoder/safetensors.h"
 #include "encoder/threadpool.h"
 
+/* How the linear layers multiply. */
+enum bert_backend {
+  BERT_F32_PACKED = 0, /* float32, weights pre-packed for blend's AVX-512 kernel */
+  BERT_INT8 = 1,       /* int8 weights (per channel) × uint8 activations (per token) */
+  BERT_F32_BLAS = 2    /* float32 via cblas_sgemm on the [out, in] weights */
+};
+
+/* One linear layer y = x·Wᵀ + b, W [out, in]. */
+typedef struct bert_linear {
+  const float *w, *b;
+  uint32_t out, in;
+  f32_packed pk;   /* BERT_F32_PACKED */
+  q8_matrix q8;    /* BERT_INT8 */
+} bert_linear;
+
 typedef struct bert_layer {
-  const float *qkv_w, *qkv_b;   /* fused [3H, H], [3H] (query, key, value) */
-  const float *ao_w, *ao_b;     /* attention.output.dense [H, H] */
+  bert_linear qkv;              /* fused [3H, H] (query, key, value) */
+  bert_linear ao;               /* attention.output.dense [H, H] */
   const float *ln1_g, *ln1_b;   /* attention.output.LayerNorm */
-  const float *in_w, *in_b;     /* intermediate.dense [I, H] */
-  const float *out_w, *out_b;   /* output.dense [H, I] */
+  bert_linear in;               /* intermediate.dense [I, H] */
+  bert_linear out;              /* output.dense [H, I] */
   const float *ln2_g, *ln2_b;   /* output.LayerNorm */
 } bert_layer;
 
@@ -41,12 +58,14 @@ typedef struct bert_model {
   size_t nowned, capowned;
   tpool *pool;
   int threads;
-  int blas_threads;                /* 1: split GEMMs over our pool; >1: OpenBLAS threads */
+  int backend;                     /* enum bert_backend */
+  pthread_mutex_t blas_lock;       /* BERT_F32_BLAS: one cblas call at a time */
 } bert_model;
 
 /* Load dir/config.json (+ sentence-transformers files) and
-** dir/model.safetensors. threads <= 0: online cores. */
-int bert_load(const char *dir, int threads, bert_model **out, blend_error *err);
+** dir/model.safetensors. threads <= 0: online cores. backend: enum
+** bert_backend (the linear layers are packed / quantised once here). */
+int bert_load(const char *dir, int threads, int backend, bert_model **out, blend_error *err);
 void bert_free(bert_model *m);
 
 /* Forward n sequences: ids[i] (lens[i] tokens, with [CLS]/[SEP]),

@@ -128,26 +128,107 @@ void k_tanh(float *x, size_t n) {
 
 #define KEY_BLOCK 256
 
+/* 16-float vectors (GCC/clang vector extensions: AVX-512 with -march on a
+** machine that has it, narrower registers elsewhere). Unaligned access. */
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4)));
+static inline v16 ld16(const float *p) { return *(const v16u *)(const void *)p; }
+static inline void st16(float *p, v16 v) { *(v16u *)(void *)p = v; }
+static inline v16 bc16(float x) { return (v16){0} + x; }
+
+static size_t round32(size_t n) { return (n + 31) / 32 * 32; }
+
 size_t k_attention_scratch(size_t T, size_t d) {
-  /* one block of scores [T][KEY_BLOCK] + running max and sum per query */
-  size_t kb = T < KEY_BLOCK ? T : KEY_BLOCK;
-  return T * kb + 2 * T + LANES;
+  /* keys of one block transposed [d][kb32] + scores [T][kb32] + running max
+  ** and sum per query */
+  size_t kb = round32(T < KEY_BLOCK ? T : KEY_BLOCK);
+  return d * kb + T * kb + 2 * T + LANES;
 }
 
-/* Blockwise (flash-style) attention: for each block of keys, S = scale·Q·Kᵀ
-** (GEMM), per query row update the running max m and sum l (rescaling the
-** partial output when m grows), P = exp(S − m), out += P·V (GEMM). One pass
-** over the keys, exact softmax at the end: out /= l. */
+/* S[i][j] = scale · q_i · k_j for i < T, j < np (np multiple of 32; kt holds
+** the keys transposed, zero beyond the block), 4 queries × 32 keys at a time. */
+static void scores(const float *q, size_t ld, size_t T, size_t d, const float *kt, size_t np,
+                   float scale, float *S) {
+  for (size_t i0 = 0; i0 < T; i0 += 4) {
+    const float *qr[4];
+    for (int r = 0; r < 4; r++) qr[r] = q + (i0 + r < T ? i0 + r : T - 1) * ld;
+    for (size_t j0 = 0; j0 < np; j0 += 32) {
+      v16 a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0}, a20 = {0}, a21 = {0}, a30 = {0}, a31 = {0};
+      for (size_t c = 0; c < d; c++) {
+        v16 b0 = ld16(kt + c * np + j0), b1 = ld16(kt + c * np + j0 + 16);
+        v16 x0 = bc16(qr[0][c]), x1 = bc16(qr[1][c]), x2 = bc16(qr[2][c]), x3 = bc16(qr[3][c]);
+        a00 += x0 * b0; a01 += x0 * b1;
+        a10 += x1 * b0; a11 += x1 * b1;
+        a20 += x2 * b0; a21 += x2 * b1;
+        a30 += x3 * b0; a31 += x3 * b1;
+      }
+      v16 acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+      for (size_t r = 0; r < 4 && i0 + r < T; r++) {
+        st16(S + (i0 + r) * np + j0, acc[r][0] * scale);
+        st16(S + (i0 + r) * np + j0 + 16, acc[r][1] * scale);
+      }
+    }
+  }
+}
+
+/* out[i][0..d) (+)= Σ_{j<n} P[i][j] · v_j, 4 queries × 32 columns at a time;
+** accumulate != 0 adds to what out holds. */
+static void weighted_values(const float *P, size_t np, size_t n, const float *v, size_t ld,
+                            size_t T, size_t d, float *out, size_t ldo, int accumulate) {
+  size_t dv = d / 32 * 32;
+  for (size_t i0 = 0; i0 < T; i0 += 4) {
+    const float *pr[4];
+    for (int r = 0; r < 4; r++) pr[r] = P + (i0 + r < T ? i0 + r : T - 1) * np;
+    for (size_t c0 = 0; c0 < dv; c0 += 32) {
+      v16 a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0}, a20 = {0}, a21 = {0}, a30 = {0}, a31 = {0};
+      for (size_t j = 0; j < n; j++) {
+        v16 b0 = ld16(v + j * ld + c0), b1 = ld16(v + j * ld + c0 + 16);
+        v16 x0 = bc16(pr[0][j]), x1 = bc16(pr[1][j]), x2 = bc16(pr[2][j]), x3 = bc16(pr[3][j]);
+        a00 += x0 * b0; a01 += x0 * b1;
+        a10 += x1 * b0; a11 += x1 * b1;
+        a20 += x2 * b0; a21 += x2 * b1;
+        a30 += x3 * b0; a31 += x3 * b1;
+      }
+      v16 acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+      for (size_t r = 0; r < 4 && i0 + r < T; r++) {
+        float *o = out + (i0 + r) * ldo + c0;
+        if (accumulate) {
+          acc[r][0] += ld16(o);
+          acc[r][1] += ld16(o + 16);
+        }
+        st16(o, acc[r][0]);
+        st16(o + 16, acc[r][1]);
+      }
+    }
+    /* head sizes that are not a multiple of 32: plain loops for the rest */
+    for (size_t r = 0; r < 4 && i0 + r < T; r++)
+      for (size_t c = dv; c < d; c++) {
+        float a = accumulate ? out[(i0 + r) * ldo + c] : 0.0f;
+        for (size_t j = 0; j < n; j++) a += pr[r][j] * v[j * ld + c];
+        out[(i0 + r) * ldo + c] = a;
+      }
+  }
+}
+
+/* Blockwise (flash-style) attention: for each block of keys, S = scale·Q·Kᵀ,
+** per query row update the running max m and sum l (rescaling the partial
+** output when m grows), P = exp(S − m), out += P·V. One pass over the keys,
+** exact softmax at the end: out /= l. No BLAS here, so any number of threads
+** may run it at once. */
 void k_attention(const float *q, const float *k, const float *v, size_t ld, size_t T, size_t d,
                  float scale, float *out, size_t ldo, float *scratch) {
-  size_t kb = T < KEY_BLOCK ? T : KEY_BLOCK;
-  float *S = scratch, *mrow = S + T * kb, *lrow = mrow + T;
+  size_t kb = T < KEY_BLOCK ? T : KEY_BLOCK, np = round32(kb);
+  float *kt = scratch, *S = kt + d * np, *mrow = S + T * np, *lrow = mrow + T;
   for (size_t jb = 0; jb < T; jb += kb) {
-    size_t n = T - jb < kb ? T - jb : kb;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)n, (int)d, scale, q,
-                (int)ld, k + jb * ld, (int)ld, 0.0f, S, (int)n);
+    size_t n = T - jb < kb ? T - jb : kb, npb = round32(n);
+    for (size_t c = 0; c < d; c++) {
+      float *row = kt + c * npb;
+      for (size_t j = 0; j < n; j++) row[j] = k[(jb + j) * ld + c];
+      for (size_t j = n; j < npb; j++) row[j] = 0;
+    }
+    scores(q, ld, T, d, kt, npb, scale, S);
     for (size_t i = 0; i < T; i++) {
-      float *row = S + i * n;
+      float *row = S + i * npb;
       float bm[LANES];
       for (int t = 0; t < LANES; t++) bm[t] = -INFINITY;
       size_t j = 0;
@@ -178,8 +259,7 @@ void k_attention(const float *q, const float *k, const float *v, size_t ld, size
       }
       lrow[i] += sum16(ls);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)d, (int)n, 1.0f, S,
-                (int)n, v + jb * ld, (int)ld, jb ? 1.0f : 0.0f, out, (int)ldo);
+    weighted_values(S, npb, n, v + jb * ld, ld, T, d, out, ldo, jb != 0);
   }
   for (size_t i = 0; i < T; i++) {
     float inv = 1.0f / lrow[i], *o = out + i * ldo;

@@ -135,6 +135,8 @@ int main(int argc, char **argv) {
   shape shapes[] = {
       {"qkv 4096x384>1152", 4096, 384, 1152}, {"attn 4096x384>384", 4096, 384, 384},
       {"ffn1 4096x384>1536", 4096, 384, 1536}, {"ffn2 4096x1536>384", 4096, 1536, 384},
+      {"qkv 128x384>1152", 128, 384, 1152},   {"attn 128x384>384", 128, 384, 384},
+      {"ffn1 128x384>1536", 128, 384, 1536},  {"ffn2 128x1536>384", 128, 1536, 384},
       {"qkv 12x384>1152", 12, 384, 1152},     {"attn 12x384>384", 12, 384, 384},
       {"ffn1 12x384>1536", 12, 384, 1536},    {"ffn2 12x1536>384", 12, 1536, 384},
   };
@@ -160,7 +162,7 @@ int main(int argc, char **argv) {
     if (q8_quantize(W, sh.out, sh.in, &q, NULL) || f32_pack(W, sh.out, sh.in, &fp, NULL)) return 1;
     double flop = 2.0 * sh.rows * sh.in * sh.out;
     /* small shapes run many times per sample to get above timer noise */
-    int inner = sh.rows < 256 ? 200 : 1;
+    int inner = sh.rows < 64 ? 200 : sh.rows < 1024 ? 20 : 1;
     for (int thr = 1; thr <= 2; thr++) {
       tpool *pool = tpool_new(thr);
       if (!pool) return 1;

@@ -179,11 +179,13 @@ int segment_term(const segment *s, uint32_t field, const char *term, size_t len,
   uint32_t lo = 0, hi = s->td_blocks;
   while (hi - lo > 1) {
     uint32_t mid = (lo + hi) / 2;
+    /* a block's first key is stored whole: compare it in place */
     const uint8_t *p = td + rd_u32(s->termindex.p + 4 + 4 * (size_t)mid);
-    uint32_t clen = 0;
-    term_entry tmp;
-    if (read_entry(&p, end, cur, &clen, &tmp)) return -1;
-    if (keycmp(cur, clen, key, klen) <= 0) lo = mid;
+    uint64_t shared, slen;
+    if (varint_read(&p, end, &shared) || varint_read(&p, end, &slen) || shared != 0 ||
+        slen > (uint64_t)(end - p))
+      return -1;
+    if (keycmp((const char *)p, (uint32_t)slen, key, klen) <= 0) lo = mid;
     else hi = mid;
   }
   const uint8_t *p = td + rd_u32(s->termindex.p + 4 + 4 * (size_t)lo);

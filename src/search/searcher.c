@@ -34,6 +34,11 @@ struct blend_searcher {
   uint32_t cap_k;
   store_scratch store;
   bbuf snippet;
+  /* dictionary entries of single-term units, [unit × segment], looked up
+     once per query for the statistics and reused by the scorers */
+  term_entry *tec;
+  int8_t *tec_found;
+  uint32_t tec_cap;
 };
 
 void blend_search_options_default(blend_search_options *o) {
@@ -81,6 +86,8 @@ void blend_searcher_free(blend_searcher *s) {
   free(s->explain);
   bbuf_free(&s->store.raw);
   bbuf_free(&s->snippet);
+  free(s->tec);
+  free(s->tec_found);
   free(s);
 }
 
@@ -121,25 +128,29 @@ static float idf(const blend_index *ix, uint32_t field, uint64_t df) {
 typedef struct unit {
   uint32_t clause, field;
   float weight;
-  int present; /* every term found in some segment */
+  int cached; /* single term: entries in the searcher's tec arrays */
 } unit;
 
+/* Sum of df over segments; when tec is given, each segment's entry (and
+** whether it was found) is stored there. */
 static uint64_t global_df(const blend_index *ix, uint32_t field, const char *term, size_t len,
-                          int *corrupt) {
+                          int *corrupt, term_entry *tec, int8_t *found) {
   uint64_t df = 0;
   term_entry te;
   for (uint32_t i = 0; i < ix->nsegs; i++) {
-    int r = segment_term(&ix->segs[i], field, term, len, &te);
+    int r = segment_term(&ix->segs[i], field, term, len, tec ? &tec[i] : &te);
     if (r < 0) *corrupt = 1;
-    if (r > 0) df += te.df;
+    if (found) found[i] = (int8_t)(r > 0);
+    if (r > 0) df += tec ? tec[i].df : te.df;
   }
   return df;
 }
 
 /* Build the scorers of one segment; returns count, or -1 if a must clause
 ** cannot match here. */
-static int build_scorers(blend_searcher *s, const segment *seg, const unit *units, uint32_t nunits,
+static int build_scorers(blend_searcher *s, uint32_t segno, const unit *units, uint32_t nunits,
                          int *corrupt) {
+  const segment *seg = &s->ix->segs[segno];
   uint32_t nsc = 0, npc = 0;
   /* map segment field index from index field name */
   for (uint32_t u = 0; u < nunits; u++) {
@@ -149,6 +160,11 @@ static int build_scorers(blend_searcher *s, const segment *seg, const unit *unit
       if (!strcmp(seg->field_names[f], s->ix->field_names[units[u].field])) sf = (int)f;
     term_entry te[QUERY_MAX_PHRASE];
     int found = sf >= 0;
+    if (found && c->nterms == 1 && units[u].cached) {
+      size_t at = (size_t)u * s->ix->nsegs + segno;
+      found = s->tec_found[at];
+      te[0] = s->tec[at];
+    } else
     for (uint32_t t = 0; found && t < c->nterms; t++) {
       int r = segment_term(seg, (uint32_t)sf, qterm(&s->q, c, t), c->term_len[t], &te[t]);
       if (r < 0) *corrupt = 1;
@@ -242,6 +258,16 @@ int blend_search(blend_searcher *s, const char *qtext, const blend_search_option
   unit units[MAX_SCORERS];
   uint32_t nunits = 0;
   int corrupt = 0;
+  size_t need = (size_t)MAX_SCORERS * ix->nsegs;
+  if (ix->nsegs && need > s->tec_cap) {
+    /* sized for the largest query once, so later queries do not allocate */
+    term_entry *t = realloc(s->tec, need * sizeof *t);
+    if (t) s->tec = t;
+    int8_t *f = t ? realloc(s->tec_found, need) : NULL;
+    if (f) s->tec_found = f;
+    if (!t || !f) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
+    s->tec_cap = (uint32_t)need;
+  }
   int pure_terms = 1;
   for (uint32_t ci = 0; ci < s->q.nclauses; ci++) {
     const qclause *c = &s->q.clauses[ci];
@@ -252,12 +278,16 @@ int blend_search(blend_searcher *s, const char *qtext, const blend_search_option
     } else fields[nf++] = 0;
     for (uint32_t k = 0; k < nf && nunits < MAX_SCORERS; k++) {
       float w = 0;
+      int cached = c->nterms == 1;
+      size_t at = (size_t)nunits * ix->nsegs;
       for (uint32_t t = 0; t < c->nterms; t++)
-        w += idf(ix, fields[k], global_df(ix, fields[k], qterm(&s->q, c, t), c->term_len[t], &corrupt));
+        w += idf(ix, fields[k],
+                 global_df(ix, fields[k], qterm(&s->q, c, t), c->term_len[t], &corrupt,
+                           cached ? s->tec + at : NULL, cached ? s->tec_found + at : NULL));
       float fw = c->field == QUERY_DEFAULT_FIELD && opts->field_mode == BLEND_FIELDS_MULTI
                      ? field_weight(opts, ix->field_names[fields[k]])
                      : 1.0f;
-      units[nunits++] = (unit){ci, fields[k], w * c->boost * fw, 1};
+      units[nunits++] = (unit){ci, fields[k], w * c->boost * fw, cached};
     }
     if (c->occur != OCCUR_SHOULD || c->nterms > 1) pure_terms = 0;
   }
@@ -271,7 +301,7 @@ int blend_search(blend_searcher *s, const char *qtext, const blend_search_option
   else if (algo == BLEND_TOPK_AUTO) algo = BLEND_TOPK_MAXSCORE;
   for (uint32_t i = 0; i < ix->nsegs && nunits > 0 && opts->k > 0; i++) {
     const segment *seg = &ix->segs[i];
-    int n = build_scorers(s, seg, units, nunits, &corrupt);
+    int n = build_scorers(s, i, units, nunits, &corrupt);
     if (n <= 0) continue;
     if (algo == BLEND_TOPK_MAXSCORE) run_maxscore(s->sc, (uint32_t)n, seg->base, t);
     else if (algo == BLEND_TOPK_BMW) run_bmw(s->sc, (uint32_t)n, seg->base, t);
@@ -323,12 +353,12 @@ static int explain_hits(blend_searcher *s, const unit *units, uint32_t nunits, b
   }
   uint32_t used = 0;
   for (uint32_t h = 0; h < out->count; h++) {
-    uint32_t local;
-    const segment *seg = seg_of(s->ix, s->hits[h].doc, &local, NULL);
+    uint32_t local, segno;
+    const segment *seg = seg_of(s->ix, s->hits[h].doc, &local, &segno);
     s->hits[h].terms = s->explain + used;
     if (!seg) continue;
     int corrupt = 0;
-    int n = build_scorers(s, seg, units, nunits, &corrupt);
+    int n = build_scorers(s, segno, units, nunits, &corrupt);
     for (int j = 0; j < n; j++) {
       scorer *sc = &s->sc[j];
       if (sc->occur == OCCUR_MUST_NOT) continue;

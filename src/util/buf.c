@@ -60,19 +60,3 @@ void bbuf_free(bbuf *b) {
   b->data = NULL;
   b->len = b->cap = 0;
 }
-
-int varint_read(const uint8_t **pp, const uint8_t *end, uint64_t *out) {
-  const uint8_t *p = *pp;
-  uint64_t v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (p >= end) return -1;
-    uint8_t c = *p++;
-    v |= (uint64_t)(c & 0x7f) << shift;
-    if (!(c & 0x80)) {
-      *pp = p;
-      *out = v;
-      return 0;
-    }
-  }
-  return -1;
-}

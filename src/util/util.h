@@ -45,8 +45,27 @@ static inline int bbuf_put_varint(bbuf *b, uint64_t v) {
   return 0;
 }
 
-/* Read a LEB128 varint from [*p, end); returns -1 on truncation/overflow. */
-int varint_read(const uint8_t **p, const uint8_t *end, uint64_t *out);
+/* Read a LEB128 varint from [*pp, end); returns -1 on truncation/overflow. */
+static inline int varint_read(const uint8_t **pp, const uint8_t *end, uint64_t *out) {
+  const uint8_t *p = *pp;
+  if (p < end && *p < 0x80) { /* the common one-byte case */
+    *out = *p;
+    *pp = p + 1;
+    return 0;
+  }
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (p >= end) return -1;
+    uint8_t c = *p++;
+    v |= (uint64_t)(c & 0x7f) << shift;
+    if (!(c & 0x80)) {
+      *pp = p;
+      *out = v;
+      return 0;
+    }
+  }
+  return -1;
+}
 
 static inline uint32_t rd_u32(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;

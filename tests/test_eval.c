@@ -298,6 +298,11 @@ TEST(qrels_formats_comments_and_last_one_wins) {
   CHECK_EQ_INT(blend_qrels_relevant(q, 0), 2);
   blend_qrels_free(q);
 
+  q = qrels_from("f4.txt", "\xef\xbb\xbfq7 0 d1 3\n"); /* byte order mark skipped */
+  REQUIRE(q);
+  CHECK(blend_qrels_get(q, "q7", "d1", &rel) == 1 && rel == 3);
+  blend_qrels_free(q);
+
   q = qrels_from("f3.txt", "q1 d1 1\nq1 d2 0\n"); /* three columns, no header */
   REQUIRE(q);
   CHECK(blend_qrels_get(q, "q1", "d1", &rel) == 1 && rel == 1);
@@ -349,6 +354,13 @@ TEST(run_parsing_and_errors) {
                           "q2 Q0 d1 1 0 tag");
   REQUIRE(r);
   CHECK_EQ_INT(blend_run_size(r), 3);
+  blend_run_free(r);
+  r = run_from("bom.run", "\xef\xbb\xbfq1 Q0 d1 1 1 t\n");
+  REQUIRE(r);
+  blend_qrels *q = qrels_from("bom.qrels", "q1 0 d1 1\n");
+  REQUIRE(q);
+  CHECK_NEAR(eval1(q, r, "mrr", 0, NULL), 1.0, 0);
+  blend_qrels_free(q);
   blend_run_free(r);
   expect_run_error("q1 Q0 d1 1 2 t\nq1 Q0 d2 2 1\n", "bad.run:2: expected 6 fields");
   expect_run_error("q1 Q0 d1 1 abc t\n", "bad.run:1: score 'abc' is not a number");

@@ -148,6 +148,7 @@ int eval_qrels_parse(const char *name, const char *data, size_t len, blend_qrels
   }
   int mode = MODE_UNKNOWN, tabs = 0;
   const char *p = data, *end = data + len;
+  if (len >= 3 && !memcmp(p, "\xef\xbb\xbf", 3)) p += 3; /* UTF-8 byte order mark */
   uint32_t lineno = 0;
   while (p < end) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));

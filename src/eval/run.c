@@ -96,6 +96,7 @@ int eval_run_parse(const char *name, const char *data, size_t len, blend_run **o
   int rc = blend_run_new(&r, err);
   if (rc) return rc;
   const char *p = data, *end = data + len;
+  if (len >= 3 && !memcmp(p, "\xef\xbb\xbf", 3)) p += 3; /* UTF-8 byte order mark */
   uint32_t lineno = 0;
   while (p < end) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));

@@ -384,6 +384,11 @@ static int search_all(const opts *o, const blend_qrels *qr, blend_run *run) {
     }
     searched++;
   }
+  if (!searched) {
+    rc = cli_fail("none of the %u qrels queries has text in %s (e.g. '%s'): wrong queries file?",
+                  nq, o->queries, first_missing ? first_missing : "");
+    goto done;
+  }
   double el = now_seconds() - t0;
   fprintf(stderr, "blend eval: searched %u queries in %.2f s (%.0f queries/s, k=%u)\n", searched,
           el, el > 0 ? searched / el : 0.0, so.k);

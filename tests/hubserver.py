@@ -30,7 +30,10 @@ default model.safetensors, then the server behaves normally):
   --control PATH    before each resolve request, read PATH (if it exists):
                     lines "FILE CODE" answer FILE with HTTP CODE, so one
                     server can play several failures in turn
-  --token TOK       require "Authorization: Bearer TOK" (else 401)
+  --token TOK       require "Authorization: Bearer TOK" (else 401), except
+                    on /blobs/ (the CDN's URLs are signed, not token-checked)
+  --cdn-host NAME   redirect LFS files to http://NAME:PORT/blobs/... (e.g.
+                    "localhost": a different host name, still loopback)
   --no-safetensors  hide *.safetensors from the listing and the resolver
   --log PATH        append one line per request: "METHOD PATH range=<Range>"
 """
@@ -155,7 +158,9 @@ class Handler(BaseHTTPRequestHandler):
         self.log_request_line()
         st = self.server.state
         a = st.args
-        if a.token is not None and self.headers.get("Authorization") != "Bearer " + a.token:
+        # /blobs/ stands for the CDN: its URLs need no token (the hub signs them)
+        if (a.token is not None and not self.path.startswith("/blobs/")
+                and self.headers.get("Authorization") != "Bearer " + a.token):
             return self.error(401, "GatedRepo" if self.headers.get("Authorization") is None
                               else None, "Invalid credentials in Authorization header")
         u = urlsplit(self.path)
@@ -202,7 +207,10 @@ class Handler(BaseHTTPRequestHandler):
                         return self.error(int(parts[1]), None, "injected failure")
         if st.is_lfs(fpath):
             self.send_response(302)
-            self.send_header("Location", "/blobs/" + st.sha[fpath])
+            loc = "/blobs/" + st.sha[fpath]
+            if a.cdn_host:  # another host name for this server, like the hub's CDN
+                loc = "http://%s:%d%s" % (a.cdn_host, self.server.server_address[1], loc)
+            self.send_header("Location", loc)
             self.send_header("X-Repo-Commit", COMMIT)
             self.send_header("X-Linked-Size", str(len(st.files[fpath])))
             self.send_header("X-Linked-Etag", '"%s"' % st.sha[fpath])
@@ -269,6 +277,7 @@ def main():
     ap.add_argument("--status", type=int)
     ap.add_argument("--ignore-range", action="store_true")
     ap.add_argument("--control")
+    ap.add_argument("--cdn-host")
     ap.add_argument("--token")
     ap.add_argument("--no-safetensors", action="store_true")
     ap.add_argument("--log")

@@ -765,7 +765,7 @@ TEST(pull_refuses_repo_without_safetensors) {
 
 TEST(pull_token_and_env) {
   server s;
-  START(s, "token", "--token", "s3cret", NULL);
+  START(s, "token", "--token", "s3cret", "--cdn-host", "localhost", NULL);
   char dir[600];
   snprintf(dir, sizeof dir, "%s/token", test_tmpdir());
   blend_pull_options o;
@@ -788,6 +788,9 @@ TEST(pull_token_and_env) {
   CHECKF(rc == BLEND_OK, "env token: %s", e.message);
   check_all_identical(dir);
   CHECK(count_in_log(&s, "auth=yes") >= NFIXTURE + 1);
+  /* the redirect to another host (the "CDN") does not carry the token */
+  CHECK_EQ_INT(count_in_log(&s, "GET /blobs/" MODEL_SHA " range=- auth=no"), 1);
+  CHECK_EQ_INT(count_in_log(&s, "GET /blobs/" MODEL_SHA " range=- auth=yes"), 0);
   server_stop(&s);
 }
 

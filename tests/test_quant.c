@@ -275,6 +275,16 @@ TEST(q8_bad_input) {
   REQUIRE(q8_linear(x2, 2, &q, NULL, y2, 1) == 0);
   REQUIRE(q8_linear_ref(x2, 2, &q, NULL, y2r) == 0);
   for (int i = 0; i < 40; i++) CHECKF(isfinite(y2[i]) && y2[i] == y2r[i], "[%d] %g vs %g", i, y2[i], y2r[i]);
+  /* subnormal-range activations (1/scale overflows) and tiny weights */
+  for (int k = 0; k < 100; k++) x2[k] = 1e-39f * (float)(k % 7) - 2e-39f, x2[100 + k] = 1e-30f * (float)k;
+  REQUIRE(q8_linear(x2, 2, &q, NULL, y2, 1) == 0);
+  REQUIRE(q8_linear_ref(x2, 2, &q, NULL, y2r) == 0);
+  for (int i = 0; i < 40; i++) CHECKF(isfinite(y2[i]) && y2[i] == y2r[i], "[%d] %g vs %g", i, y2[i], y2r[i]);
+  q8_free(&q);
+  for (int k = 0; k < 20 * 100; k++) W2[k] = 1e-40f * (float)(k % 5 - 2);
+  REQUIRE(q8_quantize(W2, 20, 100, &q, NULL) == 0);
+  CHECK_EQ_INT(q8_weight_at(&q, 0, 0), -127);
+  CHECK_EQ_INT(q8_weight_at(&q, 0, 2), 0);
   q8_free(&q);
   free(W2), free(x2);
 }

@@ -86,13 +86,13 @@ int q8_quantize(const float *W, uint32_t out, uint32_t in, q8_matrix *q, blend_e
       if (a > amax) amax = a;
     }
     if (amax == 0.0f) continue; /* scale 0, weights 0: output is the bias */
-    float inv = 127.0f / amax;
+    double inv = 127.0 / amax;  /* double: finite even for subnormal amax */
     int8_t *blk = q->w + (size_t)(n >> 4) * in_pad * 16 + (n & 15) * 4;
     int32_t sum = 0;
     for (uint32_t k = 0; k < in; k++) {
-      float v = nearbyintf(row[k] * inv);
-      if (v > 127.0f) v = 127.0f;
-      if (v < -127.0f) v = -127.0f;
+      double v = nearbyint(row[k] * inv);
+      if (v > 127.0) v = 127.0;
+      if (v < -127.0) v = -127.0;
       int8_t w8 = (int8_t)v;
       blk[(size_t)(k >> 2) * 64 + (k & 3)] = w8;
       sum += w8;
@@ -109,13 +109,19 @@ static void params_from_range(float mn, float mx, float *scale, float *inv, int3
   if (mn > 0.0f) mn = 0.0f;
   if (mx < 0.0f) mx = 0.0f;
   float range = mx - mn;
-  if (!(range > 0.0f)) { /* all zeros (or NaN): everything maps to zp 0 */
+  if (!(range > 0.0f)) { /* all zeros: everything maps to zp 0 */
     *scale = 1.0f;
     *inv = 1.0f;
     *zp = 0;
     return;
   }
   float s = range / 255.0f, iv = 1.0f / s;
+  if (!isfinite(iv)) { /* range below ~1e-36: treat the row as zeros (error < 1e-36) */
+    *scale = 1.0f;
+    *inv = 0.0f;
+    *zp = 0;
+    return;
+  }
   float z = nearbyintf(-mn * iv);
   z = fmaxf(z, 0.0f); /* fmaxf/fminf also turn NaN (from inf ranges) into a bound */
   z = fminf(z, 255.0f);

@@ -335,7 +335,27 @@ typedef struct pull_ctx {
   const char *dir;
   blend_pull_result *res;
   char errbuf[CURL_ERROR_SIZE];
+  /* stall watchdog of the current request */
+  double last_data;     /* when bytes last arrived */
+  curl_off_t last_now;  /* bytes received by then */
+  int stalled;
 } pull_ctx;
+
+/* libcurl's low-speed limit averages over a window of several seconds; this
+** gives up exactly stall_timeout seconds after the last byte arrived. */
+static int on_xfer(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                   curl_off_t ulnow) {
+  pull_ctx *pc = ud;
+  double t = now_seconds();
+  if (dlnow != pc->last_now) {
+    pc->last_now = dlnow;
+    pc->last_data = t;
+  } else if (t - pc->last_data >= (double)pc->o.stall_timeout) {
+    pc->stalled = 1;
+    return 1;
+  }
+  return 0;
+}
 
 static void setup_request(pull_ctx *pc, const char *url, struct curl_slist *hdrs, http_resp *r) {
   CURL *c = pc->curl;
@@ -358,6 +378,12 @@ static void setup_request(pull_ctx *pc, const char *url, struct curl_slist *hdrs
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xfer);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, pc);
+  pc->last_data = now_seconds();
+  pc->last_now = 0;
+  pc->stalled = 0;
   memset(r, 0, sizeof *r);
 }
 
@@ -395,7 +421,9 @@ static int http_error(pull_ctx *pc, const http_resp *r, const char *url, const c
 /* libcurl's reason, with a hint for the timeouts we set. */
 static const char *curl_reason(pull_ctx *pc, CURLcode rc, char *buf, size_t cap) {
   const char *why = pc->errbuf[0] ? pc->errbuf : curl_easy_strerror(rc);
-  if (rc == CURLE_OPERATION_TIMEDOUT)
+  if (rc == CURLE_ABORTED_BY_CALLBACK && pc->stalled)
+    snprintf(buf, cap, "stalled: no data for %lds (the stall timeout)", pc->o.stall_timeout);
+  else if (rc == CURLE_OPERATION_TIMEDOUT)
     snprintf(buf, cap, "%s (stalled or too slow: under 1 KB/s for %lds, or no connection "
              "within %lds)", why, pc->o.stall_timeout, pc->o.connect_timeout);
   else

@@ -2,12 +2,15 @@
 ** test_hub.c — blend_model_pull and `blend model pull` against
 ** tests/hubserver.py, a loopback stand-in for the Hugging Face hub serving
 ** ../shared/fixtures/bert-tiny-random as "test/bert-tiny". Covers a full pull
-** (byte-identical files, nothing else fetched), idempotent re-pull, resume
-** after a cut or stalled connection (the server logs the Range header it
-** got), a server that ignores Range, a corrupted blob (sha256 error, no
-** file), HTTP errors (404 repo/revision, 401, 503), a refused connection,
-** plus SHA-256/SHA-1, JSON listing and helper checks without a server.
-** Never contacts anything but 127.0.0.1.
+** (byte-identical files, nothing else fetched, the directory loads and embeds
+** like the original), idempotent re-pull and repair of a damaged file,
+** resume after a cut or stalled connection (the server logs the Range header
+** it got), a server that ignores Range, a stale partial, a corrupted blob
+** (sha256 error naming both hashes, no file), HTTP errors (404 repo,
+** revision and file, 401, 403, 503), the token (not forwarded to another
+** host), a refused connection, the CLI; plus SHA-256 (fast path vs portable
+** twin), SHA-1, JSON listing and helper checks without a server.
+** Never contacts anything but 127.0.0.1 / localhost.
 */
 #include <errno.h>
 #include <fcntl.h>

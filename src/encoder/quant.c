@@ -259,100 +259,94 @@ kernel_vnni(const uint8_t *A, size_t lda, const int8_t *B, size_t bstride, uint3
   }
 }
 
-/* The full 6×4 tile, the hot path, in assembly: GCC 12 spills the 24
-** accumulators of the intrinsic version to the stack. zmm0..23 accumulate
-** row i, block j in zmm(4i+j); zmm24..27 hold the four weight blocks of a
-** 4-byte input group, zmm28 the broadcast activations. Sums start at zero;
-** the epilogue subtracts zp·wsum (exact integer arithmetic either way). */
-static void tile_6x4(const uint8_t *A, size_t lda, const int8_t *B, size_t bstride,
-                     uint32_t ngroups, int32_t *C /* [24][16], 64-aligned */) {
-  const uint8_t *A3 = A + 3 * lda;
+/* Tiles of mr (1..6) rows × 4 blocks, the hot path, in assembly: GCC 12
+** spills the accumulators of the intrinsic version to the stack. Row i
+** accumulates block j in zmm(4i+j); zmm24..27 hold the four weight blocks of
+** a 4-byte input group, zmm28/29 the broadcast activations. Sums start at
+** zero; the epilogue subtracts zp·wsum (exact integer arithmetic either
+** way). All 24 accumulators are stored to C, rows >= mr as zeros. */
+#define Q8_ROW(BC, R0, R1, R2, R3, ADDR)                                   \
+  "vpbroadcastd " ADDR ", %%zmm" BC "\n\t"                                 \
+  "vpdpbusd %%zmm24, %%zmm" BC ", %%zmm" R0 "\n\t"                         \
+  "vpdpbusd %%zmm25, %%zmm" BC ", %%zmm" R1 "\n\t"                         \
+  "vpdpbusd %%zmm26, %%zmm" BC ", %%zmm" R2 "\n\t"                         \
+  "vpdpbusd %%zmm27, %%zmm" BC ", %%zmm" R3 "\n\t"
+#define Q8_ROW0 Q8_ROW("28", "0", "1", "2", "3", "(%[A])")
+#define Q8_ROW1 Q8_ROW("29", "4", "5", "6", "7", "(%[A],%[lda])")
+#define Q8_ROW2 Q8_ROW("28", "8", "9", "10", "11", "(%[A],%[lda2])")
+#define Q8_ROW3 Q8_ROW("29", "12", "13", "14", "15", "(%[A3])")
+#define Q8_ROW4 Q8_ROW("28", "16", "17", "18", "19", "(%[A3],%[lda])")
+#define Q8_ROW5 Q8_ROW("29", "20", "21", "22", "23", "(%[A3],%[lda2])")
+
+#define Q8_TILE_ASM(ROWS)                                                                    \
+  __asm__ volatile(                                                                          \
+      "vpxord %%zmm0, %%zmm0, %%zmm0\n\t"                                                    \
+      "vmovdqa64 %%zmm0, %%zmm1\n\t vmovdqa64 %%zmm0, %%zmm2\n\t vmovdqa64 %%zmm0, %%zmm3\n\t"  \
+      "vmovdqa64 %%zmm0, %%zmm4\n\t vmovdqa64 %%zmm0, %%zmm5\n\t vmovdqa64 %%zmm0, %%zmm6\n\t"  \
+      "vmovdqa64 %%zmm0, %%zmm7\n\t vmovdqa64 %%zmm0, %%zmm8\n\t vmovdqa64 %%zmm0, %%zmm9\n\t"  \
+      "vmovdqa64 %%zmm0, %%zmm10\n\t vmovdqa64 %%zmm0, %%zmm11\n\t vmovdqa64 %%zmm0, %%zmm12\n\t" \
+      "vmovdqa64 %%zmm0, %%zmm13\n\t vmovdqa64 %%zmm0, %%zmm14\n\t vmovdqa64 %%zmm0, %%zmm15\n\t" \
+      "vmovdqa64 %%zmm0, %%zmm16\n\t vmovdqa64 %%zmm0, %%zmm17\n\t vmovdqa64 %%zmm0, %%zmm18\n\t" \
+      "vmovdqa64 %%zmm0, %%zmm19\n\t vmovdqa64 %%zmm0, %%zmm20\n\t vmovdqa64 %%zmm0, %%zmm21\n\t" \
+      "vmovdqa64 %%zmm0, %%zmm22\n\t vmovdqa64 %%zmm0, %%zmm23\n\t"                          \
+      "test %[n], %[n]\n\t"                                                                  \
+      "jz 2f\n\t"                                                                            \
+      ".p2align 5\n"                                                                         \
+      "1:\n\t"                                                                               \
+      "vmovdqa64 (%[B]), %%zmm24\n\t"                                                        \
+      "vmovdqa64 (%[B],%[bs]), %%zmm25\n\t"                                                  \
+      "vmovdqa64 (%[B],%[bs],2), %%zmm26\n\t"                                                \
+      "vmovdqa64 (%[B],%[bs3]), %%zmm27\n\t" ROWS                                            \
+      "add $4, %[A]\n\t"                                                                     \
+      "add $4, %[A3]\n\t"                                                                    \
+      "add $64, %[B]\n\t"                                                                    \
+      "dec %[n]\n\t"                                                                         \
+      "jnz 1b\n"                                                                             \
+      "2:\n\t"                                                                               \
+      "vmovdqa64 %%zmm0, 0(%[C])\n\t vmovdqa64 %%zmm1, 64(%[C])\n\t"                         \
+      "vmovdqa64 %%zmm2, 128(%[C])\n\t vmovdqa64 %%zmm3, 192(%[C])\n\t"                      \
+      "vmovdqa64 %%zmm4, 256(%[C])\n\t vmovdqa64 %%zmm5, 320(%[C])\n\t"                      \
+      "vmovdqa64 %%zmm6, 384(%[C])\n\t vmovdqa64 %%zmm7, 448(%[C])\n\t"                      \
+      "vmovdqa64 %%zmm8, 512(%[C])\n\t vmovdqa64 %%zmm9, 576(%[C])\n\t"                      \
+      "vmovdqa64 %%zmm10, 640(%[C])\n\t vmovdqa64 %%zmm11, 704(%[C])\n\t"                    \
+      "vmovdqa64 %%zmm12, 768(%[C])\n\t vmovdqa64 %%zmm13, 832(%[C])\n\t"                    \
+      "vmovdqa64 %%zmm14, 896(%[C])\n\t vmovdqa64 %%zmm15, 960(%[C])\n\t"                    \
+      "vmovdqa64 %%zmm16, 1024(%[C])\n\t vmovdqa64 %%zmm17, 1088(%[C])\n\t"                  \
+      "vmovdqa64 %%zmm18, 1152(%[C])\n\t vmovdqa64 %%zmm19, 1216(%[C])\n\t"                  \
+      "vmovdqa64 %%zmm20, 1280(%[C])\n\t vmovdqa64 %%zmm21, 1344(%[C])\n\t"                  \
+      "vmovdqa64 %%zmm22, 1408(%[C])\n\t vmovdqa64 %%zmm23, 1472(%[C])\n\t"                  \
+      : [A] "+r"(A), [A3] "+r"(A3), [B] "+r"(B), [n] "+r"(n)                                 \
+      : [lda] "r"(lda), [lda2] "r"(lda2), [bs] "r"(bstride), [bs3] "r"(bs3), [C] "r"(C)      \
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",      \
+        "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18",     \
+        "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27",     \
+        "xmm28", "xmm29", "cc", "memory")
+
+static void tile_x4(const uint8_t *A, size_t lda, int mr, const int8_t *B, size_t bstride,
+                    uint32_t ngroups, int32_t *C /* [24][16], 64-aligned */) {
+  const uint8_t *A3 = mr > 3 ? A + 3 * lda : A; /* rows 3..5 (only formed when they exist) */
   size_t lda2 = 2 * lda, bs3 = 3 * bstride;
   size_t n = ngroups;
-  __asm__ volatile(
-      "vpxord %%zmm0, %%zmm0, %%zmm0\n\t"
-      "vmovdqa64 %%zmm0, %%zmm1\n\t vmovdqa64 %%zmm0, %%zmm2\n\t vmovdqa64 %%zmm0, %%zmm3\n\t"
-      "vmovdqa64 %%zmm0, %%zmm4\n\t vmovdqa64 %%zmm0, %%zmm5\n\t vmovdqa64 %%zmm0, %%zmm6\n\t"
-      "vmovdqa64 %%zmm0, %%zmm7\n\t vmovdqa64 %%zmm0, %%zmm8\n\t vmovdqa64 %%zmm0, %%zmm9\n\t"
-      "vmovdqa64 %%zmm0, %%zmm10\n\t vmovdqa64 %%zmm0, %%zmm11\n\t vmovdqa64 %%zmm0, %%zmm12\n\t"
-      "vmovdqa64 %%zmm0, %%zmm13\n\t vmovdqa64 %%zmm0, %%zmm14\n\t vmovdqa64 %%zmm0, %%zmm15\n\t"
-      "vmovdqa64 %%zmm0, %%zmm16\n\t vmovdqa64 %%zmm0, %%zmm17\n\t vmovdqa64 %%zmm0, %%zmm18\n\t"
-      "vmovdqa64 %%zmm0, %%zmm19\n\t vmovdqa64 %%zmm0, %%zmm20\n\t vmovdqa64 %%zmm0, %%zmm21\n\t"
-      "vmovdqa64 %%zmm0, %%zmm22\n\t vmovdqa64 %%zmm0, %%zmm23\n\t"
-      "test %[n], %[n]\n\t"
-      "jz 2f\n\t"
-      ".p2align 5\n"
-      "1:\n\t"
-      "vmovdqa64 (%[B]), %%zmm24\n\t"
-      "vmovdqa64 (%[B],%[bs]), %%zmm25\n\t"
-      "vmovdqa64 (%[B],%[bs],2), %%zmm26\n\t"
-      "vmovdqa64 (%[B],%[bs3]), %%zmm27\n\t"
-      "vpbroadcastd (%[A]), %%zmm28\n\t"
-      "vpdpbusd %%zmm24, %%zmm28, %%zmm0\n\t"
-      "vpdpbusd %%zmm25, %%zmm28, %%zmm1\n\t"
-      "vpdpbusd %%zmm26, %%zmm28, %%zmm2\n\t"
-      "vpdpbusd %%zmm27, %%zmm28, %%zmm3\n\t"
-      "vpbroadcastd (%[A],%[lda]), %%zmm29\n\t"
-      "vpdpbusd %%zmm24, %%zmm29, %%zmm4\n\t"
-      "vpdpbusd %%zmm25, %%zmm29, %%zmm5\n\t"
-      "vpdpbusd %%zmm26, %%zmm29, %%zmm6\n\t"
-      "vpdpbusd %%zmm27, %%zmm29, %%zmm7\n\t"
-      "vpbroadcastd (%[A],%[lda2]), %%zmm28\n\t"
-      "vpdpbusd %%zmm24, %%zmm28, %%zmm8\n\t"
-      "vpdpbusd %%zmm25, %%zmm28, %%zmm9\n\t"
-      "vpdpbusd %%zmm26, %%zmm28, %%zmm10\n\t"
-      "vpdpbusd %%zmm27, %%zmm28, %%zmm11\n\t"
-      "vpbroadcastd (%[A3]), %%zmm29\n\t"
-      "vpdpbusd %%zmm24, %%zmm29, %%zmm12\n\t"
-      "vpdpbusd %%zmm25, %%zmm29, %%zmm13\n\t"
-      "vpdpbusd %%zmm26, %%zmm29, %%zmm14\n\t"
-      "vpdpbusd %%zmm27, %%zmm29, %%zmm15\n\t"
-      "vpbroadcastd (%[A3],%[lda]), %%zmm28\n\t"
-      "vpdpbusd %%zmm24, %%zmm28, %%zmm16\n\t"
-      "vpdpbusd %%zmm25, %%zmm28, %%zmm17\n\t"
-      "vpdpbusd %%zmm26, %%zmm28, %%zmm18\n\t"
-      "vpdpbusd %%zmm27, %%zmm28, %%zmm19\n\t"
-      "vpbroadcastd (%[A3],%[lda2]), %%zmm29\n\t"
-      "vpdpbusd %%zmm24, %%zmm29, %%zmm20\n\t"
-      "vpdpbusd %%zmm25, %%zmm29, %%zmm21\n\t"
-      "vpdpbusd %%zmm26, %%zmm29, %%zmm22\n\t"
-      "vpdpbusd %%zmm27, %%zmm29, %%zmm23\n\t"
-      "add $4, %[A]\n\t"
-      "add $4, %[A3]\n\t"
-      "add $64, %[B]\n\t"
-      "dec %[n]\n\t"
-      "jnz 1b\n"
-      "2:\n\t"
-      "vmovdqa64 %%zmm0, 0(%[C])\n\t vmovdqa64 %%zmm1, 64(%[C])\n\t"
-      "vmovdqa64 %%zmm2, 128(%[C])\n\t vmovdqa64 %%zmm3, 192(%[C])\n\t"
-      "vmovdqa64 %%zmm4, 256(%[C])\n\t vmovdqa64 %%zmm5, 320(%[C])\n\t"
-      "vmovdqa64 %%zmm6, 384(%[C])\n\t vmovdqa64 %%zmm7, 448(%[C])\n\t"
-      "vmovdqa64 %%zmm8, 512(%[C])\n\t vmovdqa64 %%zmm9, 576(%[C])\n\t"
-      "vmovdqa64 %%zmm10, 640(%[C])\n\t vmovdqa64 %%zmm11, 704(%[C])\n\t"
-      "vmovdqa64 %%zmm12, 768(%[C])\n\t vmovdqa64 %%zmm13, 832(%[C])\n\t"
-      "vmovdqa64 %%zmm14, 896(%[C])\n\t vmovdqa64 %%zmm15, 960(%[C])\n\t"
-      "vmovdqa64 %%zmm16, 1024(%[C])\n\t vmovdqa64 %%zmm17, 1088(%[C])\n\t"
-      "vmovdqa64 %%zmm18, 1152(%[C])\n\t vmovdqa64 %%zmm19, 1216(%[C])\n\t"
-      "vmovdqa64 %%zmm20, 1280(%[C])\n\t vmovdqa64 %%zmm21, 1344(%[C])\n\t"
-      "vmovdqa64 %%zmm22, 1408(%[C])\n\t vmovdqa64 %%zmm23, 1472(%[C])\n\t"
-      : [A] "+r"(A), [A3] "+r"(A3), [B] "+r"(B), [n] "+r"(n)
-      : [lda] "r"(lda), [lda2] "r"(lda2), [bs] "r"(bstride), [bs3] "r"(bs3), [C] "r"(C)
-      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-        "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20",
-        "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "cc",
-        "memory");
+  switch (mr) {
+    case 6: Q8_TILE_ASM(Q8_ROW0 Q8_ROW1 Q8_ROW2 Q8_ROW3 Q8_ROW4 Q8_ROW5); break;
+    case 5: Q8_TILE_ASM(Q8_ROW0 Q8_ROW1 Q8_ROW2 Q8_ROW3 Q8_ROW4); break;
+    case 4: Q8_TILE_ASM(Q8_ROW0 Q8_ROW1 Q8_ROW2 Q8_ROW3); break;
+    case 3: Q8_TILE_ASM(Q8_ROW0 Q8_ROW1 Q8_ROW2); break;
+    case 2: Q8_TILE_ASM(Q8_ROW0 Q8_ROW1); break;
+    default: Q8_TILE_ASM(Q8_ROW0); break;
+  }
 }
 
-static void epilogue_6x4(const int32_t *C, const float *sx, const int32_t *zp, const q8_matrix *q,
-                         uint32_t n0, uint32_t c0, uint32_t c1, const float *bias, float *y,
-                         size_t ldy) {
+static void epilogue_x4(const int32_t *C, int mr, const float *sx, const int32_t *zp,
+                        const q8_matrix *q, uint32_t n0, uint32_t c0, uint32_t c1,
+                        const float *bias, float *y, size_t ldy) {
   for (int j = 0; j < NV; j++) {
     uint32_t n = n0 + 16 * (uint32_t)j;
     __mmask16 m = (__mmask16)col_mask(n, c0, c1);
     __m512 sw = _mm512_load_ps(q->scale + n);
     __m512i ws = _mm512_load_si512((const void *)(q->wsum + n));
     __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + n) : _mm512_setzero_ps();
-    for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < mr; i++) {
       __m512i acc = _mm512_load_si512((const void *)(C + (i * NV + j) * 16));
       acc = _mm512_sub_epi32(acc, _mm512_mullo_epi32(_mm512_set1_epi32(zp[i]), ws));
       __m512 s = _mm512_mul_ps(_mm512_set1_ps(sx[i]), sw);
@@ -372,24 +366,24 @@ static void kernel_dispatch(const uint8_t *A, size_t lda, const int8_t *B, size_
                             uint32_t ngroups, int mr, int nv, const float *sx, const int32_t *zp,
                             const q8_matrix *q, uint32_t n0, uint32_t c0, uint32_t c1,
                             const float *bias, float *y, size_t ldy) {
-  if (mr == MR && nv == NV) {
+  if (nv == NV) {
     _Alignas(64) int32_t C[MR * NV * 16];
     /* Fetch the output lines (for writing) now: they arrive during the
     ** k loop instead of stalling the epilogue's stores on misses. */
-    for (int i = 0; i < MR; i++)
+    for (int i = 0; i < mr; i++)
       for (int j = 0; j < NV; j++) _mm_prefetch((const char *)(y + i * ldy + n0 + 16 * j), _MM_HINT_ET0);
-    tile_6x4(A, lda, B, bstride, ngroups, C);
-    epilogue_6x4(C, sx, zp, q, n0, c0, c1, bias, y, ldy);
+    tile_x4(A, lda, mr, B, bstride, ngroups, C);
+    epilogue_x4(C, mr, sx, zp, q, n0, c0, c1, bias, y, ldy);
     return;
   }
   switch (mr * 8 + nv) {
 #define KCASE(a, b) case a * 8 + b: KCALL(a, b); break;
     KCASE(6, 3) KCASE(6, 2) KCASE(6, 1)
-    KCASE(5, 4) KCASE(5, 3) KCASE(5, 2) KCASE(5, 1)
-    KCASE(4, 4) KCASE(4, 3) KCASE(4, 2) KCASE(4, 1)
-    KCASE(3, 4) KCASE(3, 3) KCASE(3, 2) KCASE(3, 1)
-    KCASE(2, 4) KCASE(2, 3) KCASE(2, 2) KCASE(2, 1)
-    KCASE(1, 4) KCASE(1, 3) KCASE(1, 2) KCASE(1, 1)
+    KCASE(5, 3) KCASE(5, 2) KCASE(5, 1)
+    KCASE(4, 3) KCASE(4, 2) KCASE(4, 1)
+    KCASE(3, 3) KCASE(3, 2) KCASE(3, 1)
+    KCASE(2, 3) KCASE(2, 2) KCASE(2, 1)
+    KCASE(1, 3) KCASE(1, 2) KCASE(1, 1)
 #undef KCASE
     default: break;
   }

@@ -29,5 +29,8 @@ int stopwords_contains(const stopword_set *set, const char *term, size_t len);
 /* Text of an analyzer-local term id (see blend_token.term_id). */
 const char *analyzer_term(const blend_analyzer *a, uint32_t id, uint32_t *len);
 uint32_t analyzer_term_count(const blend_analyzer *a);
+/* When on, tokens carry only term_id (term NULL, term_len 0): the indexer
+** needs no text per token, and looking it up costs cache misses. */
+void analyzer_ids_only(blend_analyzer *a, int on);
 
 #endif

@@ -36,6 +36,7 @@ struct blend_analyzer {
   strmap *surface;            /* normalised word → term id, or STOPWORD */
   int32_t *cps;               /* scratch code points for normalisation */
   size_t cps_cap;
+  int ids_only;               /* tokens carry term_id only (the indexer) */
   char term[4 * MAX_TERM_BYTES + 8];
 };
 
@@ -169,10 +170,12 @@ const char *analyzer_term(const blend_analyzer *a, uint32_t id, uint32_t *len) {
 
 uint32_t analyzer_term_count(const blend_analyzer *a) { return (uint32_t)(a->term_off.len / 4); }
 
+void analyzer_ids_only(blend_analyzer *a, int on) { a->ids_only = on; }
+
 static int emit_id(blend_analyzer *a, uint32_t id, uint32_t pos, size_t start, size_t end,
                    blend_token_fn fn, void *ctx) {
-  uint32_t len;
-  const char *text = analyzer_term(a, id, &len);
+  uint32_t len = 0;
+  const char *text = a->ids_only ? NULL : analyzer_term(a, id, &len);
   blend_token t = {text, len, pos, (uint32_t)start, (uint32_t)end, id};
   return fn(ctx, &t);
 }

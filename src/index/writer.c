@@ -99,6 +99,7 @@ int blend_writer_open(const char *dir, const blend_index_config *cfg, blend_writ
     blend_writer_close(w);
     return rc;
   }
+  analyzer_ids_only(w->an, 1);
   *out = w;
   return BLEND_OK;
 }
@@ -216,8 +217,7 @@ static int touch(blend_writer *w, uint32_t f, uint32_t t, uint32_t pos) {
 
 static int on_token(void *ctx, const blend_token *t) {
   blend_writer *w = ctx;
-  if (t->term_len > MAX_TERM) return 0;
-  uint32_t num = t->term_id;
+  uint32_t num = t->term_id; /* terms are at most MAX_TERM bytes by construction */
   if (cover_term(w, num) || touch(w, 0, num, w->pos_base + t->position) ||
       touch(w, w->cur_field, num, t->position)) {
     w->failed = 1;

@@ -493,8 +493,8 @@ typedef struct blend_pull_options {
   const char *token;     /* sent as "Authorization: Bearer"; NULL: $HF_TOKEN
                             (none when unset); "" sends none */
   long connect_timeout;  /* seconds to establish a connection (default 15) */
-  long stall_timeout;    /* give up when under 1 KB/s for this many seconds
-                            (default 30) */
+  long stall_timeout;    /* give up when no byte arrives (or under 1 KB/s)
+                            for this many seconds (default 30) */
   blend_pull_fn progress;
   void *progress_ctx;
 } blend_pull_options;

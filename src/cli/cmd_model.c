@@ -43,7 +43,7 @@ static void pull_help(FILE *f) {
       "  --revision REV        branch, tag or commit (default: main); files are fetched\n"
       "                        at the commit the revision points to when the pull starts\n"
       "  --connect-timeout SEC give up connecting after SEC seconds (default 15)\n"
-      "  --stall-timeout SEC   give up when the transfer stays under 1 KB/s for SEC\n"
+      "  --stall-timeout SEC   give up when no data arrives (or under 1 KB/s) for SEC\n"
       "                        seconds (default 30)\n"
       "  -q, --quiet           no progress output\n"
       "  -h, --help            this help\n"

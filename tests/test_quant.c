@@ -42,6 +42,8 @@ static const shape odd_shapes[] = {
     {12, 384, 70}, {1, 1536, 16}, {25, 100, 65}, {200, 68, 47}, {97, 12, 130}, {5, 7, 300},
     /* every row-tail size (1..5 after full 6-row tiles) with 4-block tiles */
     {2, 40, 64},  {3, 100, 128}, {10, 33, 64}, {104, 64, 200}, {11, 20, 64},
+    /* big enough (>= 8M multiply-adds per thread) for q8_linear to start threads */
+    {70, 516, 480},
 };
 
 /* Fast q8_linear equals the scalar twin bit for bit, at 1..3 threads. */

@@ -508,7 +508,7 @@ int q8_linear(const float *x, uint32_t rows, const q8_matrix *q, const float *bi
   /* Each extra thread needs ~8M multiply-adds (~40 µs) to repay creating it. */
   uint64_t work = (uint64_t)rows * q->in_pad * q->out_pad;
   if (nthreads > MAX_THREADS) nthreads = MAX_THREADS;
-  if (nthreads > 1 && work / nthreads < (8u << 20)) nthreads = (unsigned)(work >> 23) + 1;
+  if (nthreads > 1 && work / nthreads < (8u << 20)) nthreads = work >> 23 > 1 ? (unsigned)(work >> 23) : 1;
   if (nthreads <= 1) return q8_linear_part(x, rows, q, bias, y, 0, 1);
   q8_job jobs[MAX_THREADS];
   pthread_t tid[MAX_THREADS];

@@ -211,7 +211,7 @@ int f32_linear(const float *x, uint32_t rows, const f32_packed *p, const float *
                unsigned nthreads) {
   uint64_t work = (uint64_t)rows * p->in * p->out_pad;
   if (nthreads > F32_MAX_THREADS) nthreads = F32_MAX_THREADS;
-  if (nthreads > 1 && work / nthreads < (2u << 20)) nthreads = (unsigned)(work >> 21) + 1;
+  if (nthreads > 1 && work / nthreads < (2u << 20)) nthreads = work >> 21 > 1 ? (unsigned)(work >> 21) : 1;
   if (nthreads <= 1) return f32_linear_part(x, rows, p, bias, y, 0, 1);
   f32_job jobs[F32_MAX_THREADS];
   pthread_t tid[F32_MAX_THREADS];

@@ -295,7 +295,8 @@ TEST(q8_bad_input) {
 
 /* f32_linear (packed, AVX-512 when available) vs the naive loop. */
 TEST(f32_linear_matches_naive) {
-  shape shapes[] = {{1, 1, 1}, {3, 5, 33}, {13, 300, 70}, {30, 384, 64}, {100, 513, 31}, {12, 1536, 40}};
+  shape shapes[] = {{1, 1, 1},      {3, 5, 33},      {13, 300, 70}, {30, 384, 64},
+                    {100, 513, 31}, {12, 1536, 40}, {64, 300, 256} /* starts threads */};
   for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
     shape sh = shapes[s];
     float *W = rand_buf((size_t)sh.out * sh.in, 0.05f, 0.0f), *x = rand_buf((size_t)sh.rows * sh.in, 1.0f, 0.2f);

@@ -9,9 +9,9 @@
 **     Σ x·w ≈ sx·sw · (Σ u·q − zp·Σ q)          (Σ q = wsum, precomputed)
 ** Accumulation is exact int32, so the fast path (AVX-512 VNNI when compiled
 ** with it, otherwise a portable loop) and the scalar twin q8_linear_ref
-** produce bit-identical outputs for finite inputs: same quantization
-** arithmetic, same integer sums, same float epilogue
-**     y = (float)(Σ u·q − zp·wsum) · (sx·sw) + b.
+** produce bit-identical outputs (NaN inputs included: they quantize to 0):
+** same quantization arithmetic, same integer sums, same float epilogue
+**     y = fmaf((float)(Σ u·q − zp·wsum), sx·sw, b).
 **
 ** Threading: a q8_matrix is read-only after q8_quantize and may be shared.
 ** q8_linear_part computes a deterministic share of the output (rows when
@@ -84,8 +84,10 @@ int q8_linear_ref(const float *x, uint32_t rows, const q8_matrix *q, const float
                   float *y);
 
 /* Per-row activation quantization used by both paths (exposed for tests):
-** u[k] = clamp(nearbyint(x[k]·inv + zp), 0, 255) over the range
-** [min(x,0), max(x,0)], scale = range/255, inv = 1/scale. */
+** range = max(x,0) − min(x,0), scale = range/255, inv = 1/scale,
+** zp = nearbyint(−min(x,0)·inv), u[k] = nearbyint(clamp(x[k]·inv, −zp,
+** 255−zp)) + zp, so 0 maps exactly to zp. An all-zero row (or a range so
+** small that 1/scale overflows) gives scale 1, inv 0, zp 0: all u = 0. */
 void q8_row_params(const float *x, uint32_t n, float *scale, float *inv, int32_t *zp);
 void q8_quantize_row_ref(const float *x, uint32_t n, float inv, int32_t zp, uint8_t *u);
 
@@ -106,7 +108,10 @@ int f32_pack(const float *W, uint32_t out, uint32_t in, f32_packed *p, blend_err
 void f32_packed_free(f32_packed *p);
 
 /* y[rows, out] = x[rows, in] · Wᵀ + bias (bias may be NULL), same threading
-** contract as q8_linear / q8_linear_part. */
+** contract as q8_linear / q8_linear_part; every value is the same whatever
+** the split or thread count. Float sums in a different order from a naive
+** loop (blocked over k), so compare with f32_linear_ref to ~1e-6 relative.
+** These never fail (they allocate nothing) and return 0. */
 int f32_linear(const float *x, uint32_t rows, const f32_packed *p, const float *bias,
                float *y, unsigned nthreads);
 int f32_linear_part(const float *x, uint32_t rows, const f32_packed *p, const float *bias,

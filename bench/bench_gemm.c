@@ -42,6 +42,13 @@ static double cpu_now(void) {
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* CPU time of the whole process (all threads, spinning included). */
+static double proc_cpu_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static double minimum(const double *v, int n) {
   double m = v[0];
   for (int i = 1; i < n; i++)
@@ -144,8 +151,10 @@ int main(int argc, char **argv) {
   getloadavg(load, 3);
   printf("load average %.2f (2 cores shared with other work: medians are wall time; 'best' is\n"
          "the fastest run, measured in thread CPU time at 1 thread, wall time at 2)\n", load[0]);
-  printf("%-20s %3s | %7s %7s %7s | %7s %7s %7s | %6s %6s %6s\n", "shape", "thr", "sgemm",
-         "f32", "q8", "sgemm", "f32", "q8", "q8/sg", "sg%pk", "q8%pk");
+  printf("q8eff (2 threads): q8 work per process CPU-second relative to the 1-thread best;\n"
+         "~1.0 means two free cores would give ~2x\n");
+  printf("%-20s %3s | %7s %7s %7s | %7s %7s %7s | %6s %6s %6s %6s\n", "shape", "thr", "sgemm",
+         "f32", "q8", "sgemm", "f32", "q8", "q8/sg", "sg%pk", "q8%pk", "q8eff");
   printf("%-20s %3s | %23s | %23s | %6s %6s %6s\n", "", "", "median GFLOP/s (GOP/s)",
          "best GFLOP/s (GOP/s)", "best", "best", "best");
   for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
@@ -163,13 +172,14 @@ int main(int argc, char **argv) {
     double flop = 2.0 * sh.rows * sh.in * sh.out;
     /* small shapes run many times per sample to get above timer noise */
     int inner = sh.rows < 64 ? 200 : sh.rows < 1024 ? 20 : 1;
+    double q1 = 0; /* 1-thread best q8 rate */
     for (int thr = 1; thr <= 2; thr++) {
       tpool *pool = tpool_new(thr);
       if (!pool) return 1;
       /* single-threaded runs are one part; threaded ones split each layer
       ** into one part per thread */
       job jb = {x, b, y, sh.rows, &q, &fp, (unsigned)thr};
-      double t_sg[64], t_f[64], t_q[64], c_sg[64], c_f[64], c_q[64];
+      double t_sg[64], t_f[64], t_q[64], c_sg[64], c_f[64], c_q[64], p_q[64];
       int n = reps > 64 ? 64 : reps;
       openblas_set_num_threads(thr);
       for (int r = 0; r <= n; r++) { /* r == 0 is warm-up */
@@ -184,16 +194,23 @@ int main(int argc, char **argv) {
         for (int i = 0; i < inner; i++) tpool_run(pool, jb.nparts, f32_task, &jb);
         if (r) t_f[r - 1] = (now() - t) / inner, c_f[r - 1] = (cpu_now() - c) / inner;
         t = now(), c = cpu_now();
+        double pc = proc_cpu_now();
         for (int i = 0; i < inner; i++) tpool_run(pool, jb.nparts, q8_task, &jb);
         if (r) t_q[r - 1] = (now() - t) / inner, c_q[r - 1] = (cpu_now() - c) / inner;
+        if (r) p_q[r - 1] = (proc_cpu_now() - pc) / inner;
       }
       double bs = flop / minimum(thr == 1 ? c_sg : t_sg, n) / 1e9;
       double bf = flop / minimum(thr == 1 ? c_f : t_f, n) / 1e9;
       double bq = flop / minimum(thr == 1 ? c_q : t_q, n) / 1e9;
       double gs = flop / median(t_sg, n) / 1e9, gf = flop / median(t_f, n) / 1e9,
              gq = flop / median(t_q, n) / 1e9;
-      printf("%-20s %3d | %7.1f %7.1f %7.1f | %7.1f %7.1f %7.1f | %5.2fx %5.0f%% %5.0f%%\n", sh.name,
+      if (thr == 1) q1 = bq;
+      printf("%-20s %3d | %7.1f %7.1f %7.1f | %7.1f %7.1f %7.1f | %5.2fx %5.0f%% %5.0f%% ", sh.name,
              thr, gs, gf, gq, bs, bf, bq, bq / bs, 100.0 * bs / (pf * thr), 100.0 * bq / (pv * thr));
+      if (thr == 1)
+        printf("%6s\n", "-");
+      else
+        printf("%6.2f\n", flop / minimum(p_q, n) / 1e9 / q1);
       tpool_free(pool);
     }
     q8_free(&q);

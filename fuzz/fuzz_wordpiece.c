@@ -91,8 +91,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint32_t k1 = zeros - 2;
     uint32_t k2 = e.len - 3 - k1;
     must(k1 <= pa.len && k2 <= pb.len);
-    must(memcmp(e.ids + 1, pa.ids, k1 * sizeof(int32_t)) == 0);
-    must(memcmp(e.ids + 2 + k1, pb.ids, k2 * sizeof(int32_t)) == 0);
+    must(k1 == 0 || memcmp(e.ids + 1, pa.ids, k1 * sizeof(int32_t)) == 0);
+    must(k2 == 0 || memcmp(e.ids + 2 + k1, pb.ids, k2 * sizeof(int32_t)) == 0);
     must(e.ids[1 + k1] == e.ids[e.len - 1]);
     for (uint32_t i = 2 + k1; i < e.len; i++) must(e.type_ids[i] == 1);
   }

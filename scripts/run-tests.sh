@@ -42,7 +42,7 @@ for f in build/fuzz/fuzz_*; do
   name=$(basename "$f")
   corpus=fuzz/corpus/${name#fuzz_}
   mkdir -p build/fuzz/work-$name
-  run_one "$name (${FUZZ_SECONDS:-20}s)" bash -c "'$f' -max_total_time=${FUZZ_SECONDS:-20} -rss_limit_mb=2048 build/fuzz/work-$name $( [ -d $corpus ] && echo $corpus ) >/dev/null 2>build/fuzz/$name.log && tail -1 build/fuzz/$name.log && echo '1 passed, 0 failed' || { tail -30 build/fuzz/$name.log; exit 1; }"
+  run_one "$name (${FUZZ_SECONDS:-20}s)" bash -c "'$f' -max_total_time=${FUZZ_SECONDS:-20} -rss_limit_mb=2048 -artifact_prefix=build/fuzz/$name- build/fuzz/work-$name $( [ -d $corpus ] && echo $corpus ) >/dev/null 2>build/fuzz/$name.log && tail -1 build/fuzz/$name.log && echo '1 passed, 0 failed' || { tail -30 build/fuzz/$name.log; exit 1; }"
 done
 echo "$total_p passed, $total_f failed, $total_s skipped"
 [ $total_f -eq 0 ]

@@ -78,10 +78,16 @@ int segment_open(segment *s, const char *path, blend_error *err) {
       default: break; /* unknown sections from newer minor versions are skipped */
     }
   }
+  if (!s->termdict.p || !s->termindex.p || !s->postings.p || !s->positions_sec.p || !s->ids.p ||
+      !s->store.p || !s->storeindex.p) {
+    rc = BAD("%s: a required section is missing", path);
+    goto fail;
+  }
   /* fields */
+  if (!fields.p) goto badfields;
   const uint8_t *q = fields.p, *end = fields.p + fields.len;
   for (uint32_t f = 0; f < s->nfields; f++) {
-    if (!q || end - q < 2) goto badfields;
+    if (end - q < 2) goto badfields;
     uint32_t nl = (uint32_t)q[0] | (uint32_t)q[1] << 8;
     q += 2;
     if (nl == 0 || nl > 31 || (size_t)(end - q) < nl + 12u) goto badfields;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "blend.h"
@@ -22,6 +23,7 @@
 #define EMB_TOL 1e-5
 #define COS_TOL 0.999999
 #define SCORE_TOL 1e-4
+#define INT8_MIN_COS 0.999
 
 /* One reference record. */
 typedef struct rec {
@@ -548,4 +550,187 @@ TEST(config_errors_are_clear) {
   CHECKF(strstr(err.message, "/nonexistent/model/config.json") != NULL, "message: %s",
          err.message);
   CHECK(m == NULL);
+}
+
+/* int8 linear layers: approximate, but must stay close to the float
+** reference (cosine) and keep the ranking of cross-encoder scores. */
+TEST(int8_backend_close_to_reference) {
+  const char *dir = fixture("bert-tiny-random");
+  if (!dir) SKIP("../shared/fixtures not found");
+  char path[1200];
+  snprintf(path, sizeof path, "%s/reference.jsonl", dir);
+  recs rs;
+  REQUIRE(load_recs(path, &rs) == 0);
+  bert_model *m = NULL;
+  blend_error err = {0};
+  int rc = bert_load(dir, 2, BERT_INT8, &m, &err);
+  CHECKF(rc == 0, "bert_load: %s", err.message);
+  if (rc) {
+    free_recs(&rs);
+    return;
+  }
+  uint32_t H = m->cfg.hidden;
+  const int32_t **ids = malloc(rs.n * sizeof *ids);
+  uint32_t *lens = malloc(rs.n * sizeof *lens);
+  float *out = malloc(rs.n * H * sizeof *out);
+  for (size_t i = 0; i < rs.n; i++) {
+    ids[i] = rs.r[i].ids;
+    lens[i] = rs.r[i].len;
+  }
+  CHECK(bert_forward(m, rs.n, ids, NULL, lens, out, &err) == 0);
+  double min_cos = 1, max_abs = 0;
+  for (size_t i = 0; i < rs.n; i++) {
+    double dot = 0, na = 0, nb = 0;
+    for (uint32_t k = 0; k < H; k++) {
+      double a = out[i * H + k], b = rs.r[i].emb[k];
+      dot += a * b;
+      na += a * a;
+      nb += b * b;
+      max_abs = fmax(max_abs, fabs(a - b));
+    }
+    min_cos = fmin(min_cos, dot / sqrt(na * nb));
+  }
+  CHECKF(min_cos >= INT8_MIN_COS, "int8 min cosine %.6f", min_cos);
+  CHECKF(max_abs > 1e-6, "int8 suspiciously exact (%.3g): is it really quantising?", max_abs);
+  printf("  int8 bi-encoder: min cosine vs float64 reference %.6f, max abs diff %.3g\n", min_cos,
+         max_abs);
+  free(ids);
+  free(lens);
+  free(out);
+  bert_free(m);
+  free_recs(&rs);
+}
+
+/* Run a shell command; capture stdout (malloc'd) and the exit status. */
+static char *run_cmd(const char *cmd, int *status, size_t *len) {
+  FILE *p = popen(cmd, "r");
+  if (!p) return NULL;
+  bbuf b = {0};
+  char tmp[65536];
+  size_t n;
+  while ((n = fread(tmp, 1, sizeof tmp, p)) > 0) bbuf_append(&b, tmp, n);
+  bbuf_putc(&b, 0);
+  int st = pclose(p);
+  *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  if (len) *len = b.len - 1;
+  return (char *)b.data;
+}
+
+TEST(cli_embed_and_rerank) {
+  const char *bi = fixture("bert-tiny-random");
+  if (!bi) SKIP("../shared/fixtures not found");
+  char bidir[PATH_MAX], crossdir[PATH_MAX];
+  REQUIRE(realpath(bi, bidir));
+  const char *cr = fixture("cross-tiny-random");
+  REQUIRE(cr && realpath(cr, crossdir));
+  const char *bin = test_blend_bin();
+  if (access(bin, X_OK) != 0) SKIP("blend binary not built");
+  char path[PATH_MAX + 64];
+  snprintf(path, sizeof path, "%s/reference.jsonl", bidir);
+  recs rs;
+  REQUIRE(load_recs(path, &rs) == 0);
+  /* JSONL input with ids: records 0..4 */
+  char in[PATH_MAX], cmd[4 * PATH_MAX];
+  snprintf(in, sizeof in, "%s/embed-in.jsonl", test_tmpdir());
+  FILE *f = fopen(in, "w");
+  REQUIRE(f);
+  for (size_t i = 0; i < 5; i++) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "_id", rs.r[i].id);
+    cJSON_AddStringToObject(o, "text", rs.r[i].text);
+    char *s = cJSON_PrintUnformatted(o);
+    fprintf(f, "%s\n", s);
+    free(s);
+    cJSON_Delete(o);
+  }
+  fclose(f);
+  int st;
+  size_t len;
+  snprintf(cmd, sizeof cmd, "%s embed --model '%s' --batch 2 --threads 2 < '%s'", bin, bidir, in);
+  char *out = run_cmd(cmd, &st, &len);
+  REQUIRE(out);
+  CHECK_EQ_INT(st, 0);
+  size_t lines = 0;
+  double worst = 0;
+  for (char *line = out, *nl; (nl = strchr(line, '\n')); line = nl + 1, lines++) {
+    *nl = 0;
+    cJSON *o = cJSON_Parse(line);
+    REQUIRE(o && lines < 5);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(o, "id")), rs.r[lines].id);
+    uint32_t d;
+    double *e = dbl_array(cJSON_GetObjectItem(o, "embedding"), &d);
+    CHECK_EQ_INT(d, 128);
+    float v[128];
+    for (uint32_t k = 0; k < 128 && k < d; k++) v[k] = (float)e[k];
+    if (d == 128) emb_ok(v, rs.r[lines].emb, 128, rs.r[lines].id, &worst);
+    free(e);
+    cJSON_Delete(o);
+  }
+  CHECK_EQ_INT(lines, 5);
+  free(out);
+  /* raw float32 rows */
+  snprintf(cmd, sizeof cmd, "%s embed --model '%s' --format f32 < '%s'", bin, bidir, in);
+  out = run_cmd(cmd, &st, &len);
+  CHECK_EQ_INT(st, 0);
+  CHECK_EQ_INT(len, 5 * 128 * 4);
+  if (len == 5 * 128 * 4) {
+    float v[128];
+    memcpy(v, out + 3 * 128 * 4, sizeof v);
+    emb_ok(v, rs.r[3].emb, 128, "f32 row 3", &worst);
+  }
+  free(out);
+  /* usage and runtime errors */
+  snprintf(cmd, sizeof cmd, "%s embed < /dev/null 2>/dev/null", bin);
+  free(run_cmd(cmd, &st, NULL));
+  CHECK_EQ_INT(st, 2);
+  snprintf(cmd, sizeof cmd, "%s embed --model /nonexistent/m < /dev/null 2>&1", bin);
+  out = run_cmd(cmd, &st, NULL);
+  CHECK_EQ_INT(st, 1);
+  CHECKF(out && strstr(out, "/nonexistent/m/config.json"), "message: %s", out ? out : "");
+  free(out);
+  snprintf(cmd, sizeof cmd, "%s embed --model '%s' < '%s' 2>&1", bin, crossdir, in);
+  out = run_cmd(cmd, &st, NULL);
+  CHECK_EQ_INT(st, 1);
+  CHECKF(out && strstr(out, "cross-encoder"), "message: %s", out ? out : "");
+  free(out);
+  free_recs(&rs);
+
+  /* rerank: documents of the first reference query, best first */
+  snprintf(path, sizeof path, "%s/reference.jsonl", crossdir);
+  REQUIRE(load_recs(path, &rs) == 0);
+  snprintf(in, sizeof in, "%s/rerank-in.jsonl", test_tmpdir());
+  f = fopen(in, "w");
+  REQUIRE(f);
+  size_t ndocs = 0;
+  double best = -1e9;
+  for (size_t i = 0; i < rs.n; i++) {
+    if (strcmp(rs.r[i].query, rs.r[0].query)) continue;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", rs.r[i].id);
+    cJSON_AddStringToObject(o, "text", rs.r[i].doc);
+    char *s = cJSON_PrintUnformatted(o);
+    fprintf(f, "%s\n", s);
+    free(s);
+    cJSON_Delete(o);
+    ndocs++;
+    if (rs.r[i].score > best) best = rs.r[i].score;
+  }
+  fclose(f);
+  REQUIRE(ndocs >= 2);
+  char *q = strdup(rs.r[0].query);
+  for (char *c = q; *c; c++)
+    if (*c == '\'') *c = ' ';
+  snprintf(cmd, sizeof cmd, "%s rerank --model '%s' --max-length 256 --query '%s' -k 1 < '%s'",
+           bin, crossdir, q, in);
+  out = run_cmd(cmd, &st, NULL);
+  CHECK_EQ_INT(st, 0);
+  double top = out ? atof(out) : 0;
+  if (!strchr(rs.r[0].query, '\'')) CHECK_NEAR(top, best, 1e-4);
+  CHECKF(out && strchr(out, '\t') && strchr(out, '\n') == strrchr(out, '\n'), "output: %s",
+         out ? out : "");
+  free(out);
+  free(q);
+  printf("  CLI: 5 embeddings (max abs diff %.3g), rerank of %zu docs top score %.6f\n", worst,
+         ndocs, top);
+  free_recs(&rs);
 }

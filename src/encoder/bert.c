@@ -125,6 +125,7 @@ int bert_load(const char *dir, int threads, int backend, bert_model **out, blend
   if (!m) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
   m->backend = backend;
   pthread_mutex_init(&m->blas_lock, NULL);
+  pthread_mutex_init(&m->scratch_lock, NULL);
   int rc = bert_config_load(dir, &m->cfg, err);
   if (rc) goto fail;
   char path[2048];
@@ -195,6 +196,8 @@ void bert_free(bert_model *m) {
   free(m->layers);
   st_close(m->st);
   pthread_mutex_destroy(&m->blas_lock);
+  pthread_mutex_destroy(&m->scratch_lock);
+  free(m->scratch);
   free(m);
 }
 
@@ -421,15 +424,32 @@ int bert_forward(bert_model *m, size_t n, const int32_t *const *ids,
   size_t M = f.M, H = f.H, NI = f.NI;
   int nw = tpool_size(m->pool);
   f.att_stride = (k_attention_scratch(f.Tmax, f.d) + 15) / 16 * 16;
-  f.x = aligned_alloc(64, (M * H * 4 + 63) / 64 * 64);
-  f.qkv = aligned_alloc(64, (M * 3 * H * 4 + 63) / 64 * 64);
-  f.ctx = aligned_alloc(64, (M * H * 4 + 63) / 64 * 64);
-  f.inter = aligned_alloc(64, (M * NI * 4 + 63) / 64 * 64);
-  f.att_scratch = aligned_alloc(64, (size_t)nw * f.att_stride * 4);
-  if (!f.x || !f.qkv || !f.ctx || !f.inter || !f.att_scratch) {
+  /* one block for all activations: the model's cached block when no other
+  ** thread is using it (saves page faults on every call), else a private one */
+  size_t fx = (M * H + 15) / 16 * 16, fq = (M * 3 * H + 15) / 16 * 16,
+         fi = (M * NI + 15) / 16 * 16, fa = (size_t)nw * f.att_stride;
+  size_t need = (2 * fx + fq + fi + fa) * sizeof(float);
+  float *block = NULL;
+  int cached = pthread_mutex_trylock(&m->scratch_lock) == 0;
+  if (cached) {
+    if (m->scratch_bytes < need) {
+      free(m->scratch);
+      m->scratch = aligned_alloc(64, need);
+      m->scratch_bytes = m->scratch ? need : 0;
+    }
+    block = m->scratch;
+  } else {
+    block = aligned_alloc(64, need);
+  }
+  if (!block) {
     rc = blend_seterr(err, BLEND_ENOMEM, "out of memory for a batch of %zu tokens", M);
     goto done;
   }
+  f.x = block;
+  f.ctx = f.x + fx;
+  f.qkv = f.ctx + fx;
+  f.inter = f.qkv + fq;
+  f.att_scratch = f.inter + fi;
   tpool_run(m->pool, n, embed_task, &f);
   for (uint32_t l = 0; l < c->layers; l++) {
     const bert_layer *L = &m->layers[l];
@@ -453,11 +473,8 @@ int bert_forward(bert_model *m, size_t n, const int32_t *const *ids,
   }
 done:
   free(f.off);
-  free(f.x);
-  free(f.qkv);
-  free(f.ctx);
-  free(f.inter);
-  free(f.att_scratch);
+  if (cached) pthread_mutex_unlock(&m->scratch_lock);
+  else free(block);
   return rc;
 }
 

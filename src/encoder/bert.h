@@ -60,6 +60,9 @@ typedef struct bert_model {
   int threads;
   int backend;                     /* enum bert_backend */
   pthread_mutex_t blas_lock;       /* BERT_F32_BLAS: one cblas call at a time */
+  pthread_mutex_t scratch_lock;    /* held while a forward pass uses scratch */
+  void *scratch;                   /* cached activation block, grown as needed */
+  size_t scratch_bytes;
 } bert_model;
 
 /* Load dir/config.json (+ sentence-transformers files) and

@@ -134,7 +134,10 @@ typedef float v16 __attribute__((vector_size(64)));
 typedef float v16u __attribute__((vector_size(64), aligned(4)));
 static inline v16 ld16(const float *p) { return *(const v16u *)(const void *)p; }
 static inline void st16(float *p, v16 v) { *(v16u *)(void *)p = v; }
-static inline v16 bc16(float x) { return (v16){0} + x; }
+static inline v16 bc16(float x) {
+  const v16 zero = {0};
+  return x - zero; /* x − 0 == x exactly (also for −0), so this folds to a broadcast */
+}
 
 static size_t round32(size_t n) { return (n + 31) / 32 * 32; }
 

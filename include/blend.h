@@ -111,6 +111,10 @@ typedef struct blend_doc {
 typedef struct blend_index_config {
   blend_analyzer_config analyzer;
   int positions;         /* store positions (phrase queries). Default 1. */
+  int field_views;       /* 1: also index each field on its own (field:term
+                            queries, multifield BM25). 0: only the flat
+                            'contents' field — faster to build, smaller.
+                            Default 1. */
 } blend_index_config;
 
 void blend_index_config_default(blend_index_config *cfg);

@@ -189,3 +189,16 @@ TEST(usage_errors_exit_2) {
   CHECK_EQ_INT(sh("%s --help", bin), 0);
   CHECK(strstr(out, "index") && strstr(out, "search") && strstr(out, "eval"));
 }
+
+TEST(flat_only_index) {
+  const char *bin = test_blend_bin();
+  const char *c = T("flat.jsonl"), *ix = T("ix-flat");
+  write_file(c, good, strlen(good));
+  CHECK_EQ_INT(sh("%s index -q --flat-only --input %s --index %s", bin, c, ix), 0);
+  CHECK_EQ_INT(sh("%s search --index %s --json yellow", bin, ix), 0);
+  CHECK(strstr(out, "\"id\":\"b\"") != NULL);
+  CHECK(strstr(out, "\"title\":\"Bananas\"") != NULL); /* stored fields are kept */
+  CHECK_EQ_INT(sh("%s search --index %s title:bananas", bin, ix), 1);
+  CHECK(strstr(out, "--flat-only") != NULL);
+  CHECK_EQ_INT(sh("%s search --index %s --fields multi bananas", bin, ix), 1);
+}

@@ -28,6 +28,8 @@ static const char usage_text[] =
     "      --stopwords NAME   english (default, Lucene's list) or none\n"
     "      --no-cjk-bigrams   index CJK characters one by one instead of as bigrams\n"
     "      --no-positions     do not store positions (smaller; no phrase queries)\n"
+    "      --flat-only        index only the flat 'contents' field (faster, smaller;\n"
+    "                         no field:term queries or --fields multi)\n"
     "      --skip-invalid     skip malformed lines/files and report how many\n"
     "  -q, --quiet            no summary\n"
     "  -h, --help             this help\n";
@@ -48,6 +50,7 @@ int cmd_index(int argc, char **argv) {
       {"stemmer", required_argument, 0, 3},   {"stopwords", required_argument, 0, 4},
       {"no-cjk-bigrams", no_argument, 0, 5},  {"no-positions", no_argument, 0, 6},
       {"skip-invalid", no_argument, 0, 7},    {"quiet", no_argument, 0, 'q'},
+      {"flat-only", no_argument, 0, 8},
       {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
   const char *input = NULL, *dir = NULL, *id_field = NULL;
   char *fields_arg = NULL;
@@ -74,6 +77,7 @@ int cmd_index(int argc, char **argv) {
       case 5: cfg.analyzer.cjk_bigrams = 0; break;
       case 6: cfg.positions = 0; break;
       case 7: io.skip_invalid = 1; break;
+      case 8: cfg.field_views = 0; break;
       case 'q': quiet = 1; break;
       case 'h': fputs(usage_text, stdout); return 0;
       default: fputs(usage_text, stderr); return 2;

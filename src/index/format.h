@@ -9,7 +9,7 @@
 **                an earlier or interrupted commit and are removed by the next.
 ** DIR/seg-G-S.bseg  one immutable segment:
 **   header   64 bytes: magic "BLENDSEG", u32 version, u32 ndocs,
-**            u32 nfields, u32 nsections, u32 flags (bit0 positions), pad,
+**            u32 nfields, u32 nsections, u32 flags (SEG_FLAG_*), pad,
 **            u32 crc32c of header bytes 0..59 and the section table at 60
 **   sections nsections × 32 bytes: u32 kind, u32 field, u64 offset,
 **            u64 length, u32 crc32c, u32 pad
@@ -50,6 +50,8 @@
 #define SEG_HEADER_SIZE 64
 #define SEG_SECTION_SIZE 32
 #define SEG_PAD 32
+#define SEG_FLAG_POSITIONS 1u   /* positions stored */
+#define SEG_FLAG_FIELD_VIEWS 2u /* per-field postings besides 'contents' */
 #define MANIFEST_NAME "MANIFEST"
 #define MANIFEST_FORMAT 1
 

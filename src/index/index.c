@@ -68,6 +68,7 @@ int blend_index_open(const char *dir, blend_index **out, blend_error *err) {
     goto fail;
   }
   ix->positions = 1;
+  ix->field_views = 1;
   for (int i = 0; i < nsegs; i++) {
     cJSON *so = cJSON_GetArrayItem(segs, i);
     char name[256];
@@ -93,6 +94,7 @@ int blend_index_open(const char *dir, blend_index **out, blend_error *err) {
     ix->ndocs += s->ndocs;
     ix->bytes_on_disk += s->mf.size;
     if (!s->positions) ix->positions = 0;
+    if (!s->field_views) ix->field_views = 0;
     for (uint32_t f = 0; f < s->nfields; f++) {
       int g = index_field(ix, s->field_names[f]);
       if (g < 0) {

@@ -26,6 +26,7 @@ typedef struct segment {
   uint32_t base;             /* first global doc number */
   uint32_t nfields;
   int positions;
+  int field_views;
   char field_names[MAX_FIELDS][32];
   uint64_t sum_dl[MAX_FIELDS];
   uint32_t docs_with[MAX_FIELDS];
@@ -39,6 +40,7 @@ struct blend_index {
   char dir[4096];
   blend_analyzer_config analyzer;
   int positions;
+  int field_views;       /* every segment has per-field postings */
   uint64_t generation;
   segment *segs;
   uint32_t nsegs;
@@ -103,11 +105,13 @@ int pcursor_block_bound(pcursor *c, uint32_t target, uint32_t *last_doc, uint32_
 
 /* ---- stored fields */
 typedef struct store_scratch {
+  void *dctx;         /* ZSTD_DCtx, created on first use, reused */
   bbuf raw;           /* decompressed block */
   uint32_t seg, block; /* which block raw holds (UINT32_MAX = none) */
   int valid;
 } store_scratch;
 
+void store_scratch_free(store_scratch *sc);
 int segment_doc_id(const segment *s, uint32_t doc, const char **id, size_t *len);
 int segment_doc_field(const segment *s, store_scratch *sc, uint32_t segno, uint32_t doc,
                       uint32_t field, const char **text, size_t *len, blend_error *err);

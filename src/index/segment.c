@@ -31,7 +31,8 @@ int segment_open(segment *s, const char *path, blend_error *err) {
   s->ndocs = rd_u32(p + 12);
   s->nfields = rd_u32(p + 16);
   uint32_t nsec = rd_u32(p + 20);
-  s->positions = rd_u32(p + 24) & 1;
+  s->positions = (rd_u32(p + 24) & SEG_FLAG_POSITIONS) != 0;
+  s->field_views = (rd_u32(p + 24) & SEG_FLAG_FIELD_VIEWS) != 0;
   if (s->nfields == 0 || s->nfields > MAX_FIELDS || nsec > 64 ||
       SEG_HEADER_SIZE + (uint64_t)nsec * SEG_SECTION_SIZE > size) {
     rc = BAD("%s: bad header (fields %u, sections %u)", path, s->nfields, nsec);
@@ -219,6 +220,12 @@ int segment_doc_id(const segment *s, uint32_t doc, const char **id, size_t *len)
   return BLEND_OK;
 }
 
+void store_scratch_free(store_scratch *sc) {
+  ZSTD_freeDCtx(sc->dctx);
+  bbuf_free(&sc->raw);
+  memset(sc, 0, sizeof *sc);
+}
+
 static int load_store_block(const segment *s, store_scratch *sc, uint32_t segno, uint32_t b,
                             blend_error *err) {
   if (sc->valid && sc->seg == segno && sc->block == b) return BLEND_OK;
@@ -231,7 +238,9 @@ static int load_store_block(const segment *s, store_scratch *sc, uint32_t segno,
   sc->valid = 0;
   sc->raw.len = 0;
   if (bbuf_reserve(&sc->raw, rawlen + 1)) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
-  size_t got = ZSTD_decompress(sc->raw.data, rawlen, s->store.p + off, next - off);
+  if (!sc->dctx && !(sc->dctx = ZSTD_createDCtx()))
+    return blend_seterr(err, BLEND_ENOMEM, "out of memory");
+  size_t got = ZSTD_decompressDCtx(sc->dctx, sc->raw.data, rawlen, s->store.p + off, next - off);
   if (ZSTD_isError(got) || got != rawlen)
     return blend_seterr(err, BLEND_ECORRUPT, "%s: stored-field block %u does not decompress", s->path, b);
   sc->raw.len = rawlen;

@@ -74,6 +74,7 @@ void blend_index_config_default(blend_index_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   blend_analyzer_config_default(&cfg->analyzer);
   cfg->positions = 1;
+  cfg->field_views = 1;
 }
 
 int blend_writer_open(const char *dir, const blend_index_config *cfg, blend_writer **out,
@@ -219,7 +220,7 @@ static int on_token(void *ctx, const blend_token *t) {
   blend_writer *w = ctx;
   uint32_t num = t->term_id; /* terms are at most MAX_TERM bytes by construction */
   if (cover_term(w, num) || touch(w, 0, num, w->pos_base + t->position) ||
-      touch(w, w->cur_field, num, t->position)) {
+      (w->cfg.field_views && touch(w, w->cur_field, num, t->position))) {
     w->failed = 1;
     return -1;
   }
@@ -527,6 +528,8 @@ static int build_store(blend_writer *w, seg_build *sb) {
   bbuf idx = {0}, raw = {0}, cbuf = {0};
   int rc = -1;
   uint32_t nblocks = 0, block_first = 0;
+  ZSTD_CCtx *zc = ZSTD_createCCtx(); /* one context: creating one per block costs more than compressing */
+  if (!zc) return -1;
   uint32_t id_bytes = 0;
   for (uint32_t d = 0; d < w->ndocs; d++)
     if (!w->deleted[d]) {
@@ -564,7 +567,7 @@ static int build_store(blend_writer *w, seg_build *sb) {
       size_t bound = ZSTD_compressBound(raw.len);
       cbuf.len = 0;
       if (bbuf_reserve(&cbuf, bound)) goto out;
-      size_t c = ZSTD_compress(cbuf.data, bound, raw.data, raw.len, 3);
+      size_t c = ZSTD_compressCCtx(zc, cbuf.data, bound, raw.data, raw.len, 1);
       if (ZSTD_isError(c)) goto out;
       if (bbuf_put_u32(&idx, block_first) || bbuf_put_u64(&idx, sd->b.len) ||
           bbuf_put_u32(&idx, (uint32_t)raw.len) || bbuf_append(&sd->b, cbuf.data, c))
@@ -578,6 +581,7 @@ static int build_store(blend_writer *w, seg_build *sb) {
     goto out;
   rc = 0;
 out:
+  ZSTD_freeCCtx(zc);
   bbuf_free(&idx);
   bbuf_free(&raw);
   bbuf_free(&cbuf);
@@ -585,7 +589,7 @@ out:
 }
 
 static int write_segment(const char *path, seg_build *sb, uint32_t ndocs, uint32_t nfields,
-                         int positions, uint64_t *bytes, uint32_t *crc_out, blend_error *err) {
+                         uint32_t flags, uint64_t *bytes, uint32_t *crc_out, blend_error *err) {
   bbuf f = {0};
   uint8_t hdr[SEG_HEADER_SIZE] = {0};
   memcpy(hdr, SEG_MAGIC, 8);
@@ -593,7 +597,7 @@ static int write_segment(const char *path, seg_build *sb, uint32_t ndocs, uint32
   wr_u32(hdr + 12, ndocs);
   wr_u32(hdr + 16, nfields);
   wr_u32(hdr + 20, sb->nsec);
-  wr_u32(hdr + 24, positions ? 1 : 0);
+  wr_u32(hdr + 24, flags);
   int rc = BLEND_ENOMEM;
   if (bbuf_append(&f, hdr, sizeof hdr)) goto out;
   size_t table = f.len;
@@ -710,7 +714,8 @@ int blend_writer_commit(blend_writer *w, blend_error *err) {
 
   uint64_t bytes;
   uint32_t crc;
-  rc = write_segment(path, &sb, live, w->nfields, w->cfg.positions, &bytes, &crc, err);
+  rc = write_segment(path, &sb, live, w->nfields, (w->cfg.positions ? SEG_FLAG_POSITIONS : 0) |
+                     (w->cfg.field_views ? SEG_FLAG_FIELD_VIEWS : 0), &bytes, &crc, err);
   if (rc) goto out;
   rc = dir_fsync(w->dir, err);
   if (rc) goto out;
@@ -721,6 +726,7 @@ int blend_writer_commit(blend_writer *w, blend_error *err) {
   cJSON_AddNumberToObject(m, "generation", (double)gen);
   cJSON_AddItemToObject(m, "analyzer", analyzer_json(&w->cfg.analyzer));
   cJSON_AddNumberToObject(m, "positions", w->cfg.positions ? 1 : 0);
+  cJSON_AddNumberToObject(m, "field_views", w->cfg.field_views ? 1 : 0);
   cJSON_AddNumberToObject(m, "docs", live);
   cJSON_AddNumberToObject(m, "duplicates", (double)w->duplicates);
   cJSON *fa = cJSON_AddArrayToObject(m, "fields");

@@ -84,7 +84,7 @@ void blend_searcher_free(blend_searcher *s) {
   free(s->top.doc);
   free(s->hits);
   free(s->explain);
-  bbuf_free(&s->store.raw);
+  store_scratch_free(&s->store);
   bbuf_free(&s->snippet);
   free(s->tec);
   free(s->tec_found);
@@ -272,6 +272,12 @@ int blend_search(blend_searcher *s, const char *qtext, const blend_search_option
   for (uint32_t ci = 0; ci < s->q.nclauses; ci++) {
     const qclause *c = &s->q.clauses[ci];
     uint32_t fields[MAX_FIELDS], nf = 0;
+    if ((c->field > 0 || (c->field == QUERY_DEFAULT_FIELD && opts->field_mode == BLEND_FIELDS_MULTI)) &&
+        !ix->field_views)
+      return blend_seterr(err, BLEND_EUNSUPPORTED,
+                          "%s: built without field views (blend index --flat-only): only the flat "
+                          "'contents' field is searchable",
+                          ix->dir);
     if (c->field != QUERY_DEFAULT_FIELD) fields[nf++] = (uint32_t)c->field;
     else if (opts->field_mode == BLEND_FIELDS_MULTI) {
       for (uint32_t f = 1; f < ix->nfields; f++) fields[nf++] = f;

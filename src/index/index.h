@@ -95,7 +95,11 @@ static inline void pcursor_next(pcursor *c) {
   if (c->i + 1 < c->n) c->doc = c->docs[++c->i];
   else pcursor_advance(c, c->doc + 1);
 }
-uint32_t pcursor_tf(pcursor *c);
+void pcursor_decode_tfs(pcursor *c);
+static inline uint32_t pcursor_tf(pcursor *c) {
+  if (!c->tfs_ready) pcursor_decode_tfs(c);
+  return c->tfs[c->i];
+}
 /* Positions of the current doc into out (cap entries); returns count. */
 uint32_t pcursor_positions(pcursor *c, uint32_t *out, uint32_t cap);
 /* Block-max support: the last doc and (max tf, min norm) of the block that

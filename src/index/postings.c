@@ -135,8 +135,8 @@ void pcursor_advance(pcursor *c, uint32_t target) {
   c->doc = c->docs[i];
 }
 
-uint32_t pcursor_tf(pcursor *c) {
-  if (!c->tfs_ready) {
+void pcursor_decode_tfs(pcursor *c) {
+  {
     size_t dn = svb_size(c->freq_ptr, (size_t)(c->data_end - c->freq_ptr), c->n, svb0124_len);
     if (dn == SIZE_MAX) {
       c->corrupt = 1;
@@ -147,7 +147,6 @@ uint32_t pcursor_tf(pcursor *c) {
     }
     c->tfs_ready = 1;
   }
-  return c->tfs[c->i];
 }
 
 uint32_t pcursor_positions(pcursor *c, uint32_t *out, uint32_t cap) {

@@ -10,23 +10,7 @@
 
 static void phrase_find(scorer *s, uint32_t target);
 
-void scorer_advance(scorer *s, uint32_t target) {
-  if (s->doc == DOC_END) return;
-  if (!s->is_phrase) {
-    if (target == s->pc->doc + 1) pcursor_next(s->pc);
-    else if (target > s->pc->doc) pcursor_advance(s->pc, target);
-    s->doc = s->pc->doc;
-    return;
-  }
-  phrase_find(s, target);
-}
-
-float scorer_score(scorer *s) {
-  uint32_t tf = scorer_tf(s);
-  return bm25(s->weight, tf, s->K[s->norms[s->doc]]);
-}
-
-uint32_t scorer_tf(scorer *s) { return s->is_phrase ? s->phrase_tf : pcursor_tf(s->pc); }
+void phrase_advance(scorer *s, uint32_t target) { phrase_find(s, target); }
 
 float scorer_block_bound(scorer *s, uint32_t target, uint32_t *last) {
   uint32_t mtf;

@@ -42,10 +42,35 @@ static inline float bm25(float weight, uint32_t tf, float K) {
   return weight * (f / (f + K));
 }
 
-void scorer_advance(scorer *s, uint32_t target);
-static inline void scorer_next(scorer *s) { scorer_advance(s, s->doc + 1); }
-float scorer_score(scorer *s);      /* at s->doc */
-uint32_t scorer_tf(scorer *s);      /* tf or phrase frequency at s->doc */
+void phrase_advance(scorer *s, uint32_t target);
+
+static inline void scorer_advance(scorer *s, uint32_t target) {
+  if (s->doc == DOC_END) return;
+  if (s->is_phrase) {
+    phrase_advance(s, target);
+    return;
+  }
+  if (target > s->pc->doc) pcursor_advance(s->pc, target);
+  s->doc = s->pc->doc;
+}
+
+static inline void scorer_next(scorer *s) {
+  if (!s->is_phrase && s->doc != DOC_END) {
+    pcursor_next(s->pc);
+    s->doc = s->pc->doc;
+  } else {
+    scorer_advance(s, s->doc + 1);
+  }
+}
+
+/* tf or phrase frequency at s->doc */
+static inline uint32_t scorer_tf(scorer *s) {
+  return s->is_phrase ? s->phrase_tf : pcursor_tf(s->pc);
+}
+
+static inline float scorer_score(scorer *s) { /* at s->doc */
+  return bm25(s->weight, scorer_tf(s), s->K[s->norms[s->doc]]);
+}
 /* Score bound for the block holding target; DOC_END in *last when none. */
 float scorer_block_bound(scorer *s, uint32_t target, uint32_t *last);
 void scorer_init_phrase(scorer *s);  /* position the phrase on its first match */

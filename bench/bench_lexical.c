@@ -6,7 +6,8 @@
 **   bench_lexical query DATASET_DIR INDEX_DIR [PASSES] [RUN_FILE]
 **
 ** Index: default index config (analyzer "porter" + Lucene English
-** stopwords, positions), fields "title" and "text", one commit.
+** stopwords, positions, per-field views; BENCH_BLEND_FIELD_VIEWS=0 for the
+** flat field only), fields "title" and "text", one commit.
 ** Query: the raw query text through blend_search, flat field mode (BM25 over
 ** title+text as one field, k1=0.9 b=0.4), top-10, the fastest exact top-k
 ** (BLEND_TOPK_AUTO), external ids resolved for every hit. One JSON line out.
@@ -17,6 +18,16 @@
 
 #include "blend.h"
 #include "common.h"
+
+/* BENCH_BLEND_FIELD_VIEWS=0: index only the flat 'contents' field — the
+** same single term space the peers build (default: blend's default config,
+** which also posts every token to its own field). */
+static int field_views(void) {
+  const char *v = getenv("BENCH_BLEND_FIELD_VIEWS");
+  return !(v && strcmp(v, "0") == 0);
+}
+
+static const char *engine_name(void) { return field_views() ? "blend" : "blend-flat"; }
 
 static const char *version(void) {
   static char buf[96];
@@ -50,6 +61,7 @@ static int do_index(const char *dataset, const char *dir) {
   blend_index_config cfg;
   memset(&cfg, 0, sizeof cfg);
   blend_index_config_default(&cfg);
+  cfg.field_views = field_views();
   if (blend_writer_open(dir, &cfg, &c.w, &c.err) != BLEND_OK) {
     fprintf(stderr, "bench_lexical: %s\n", c.err.message);
     return 1;
@@ -67,9 +79,10 @@ static int do_index(const char *dataset, const char *dir) {
   if (rc) return 1;
 
   char notes[256];
-  snprintf(notes, sizeof notes, "analyzer %s, stopwords %s, positions %d, fields title+text",
-           cfg.analyzer.stemmer, cfg.analyzer.stopwords, cfg.positions);
-  bench_print_index("blend", version(), bench_basename(dataset), docs, bench_file_bytes(corpus),
+  snprintf(notes, sizeof notes,
+           "analyzer %s, stopwords %s, positions %d, fields title+text, field_views %d",
+           cfg.analyzer.stemmer, cfg.analyzer.stopwords, cfg.positions, cfg.field_views);
+  bench_print_index(engine_name(), version(), bench_basename(dataset), docs, bench_file_bytes(corpus),
                     parse_s, secs, cpu, bench_path_bytes(dir), notes);
   return 0;
 }
@@ -122,7 +135,7 @@ static int do_query(const char *dataset, const char *dir, int passes, const char
   c.opts.field_mode = BLEND_FIELDS_FLAT;
   c.opts.algorithm = BLEND_TOPK_AUTO;
   bench_query_report r;
-  int rc = bench_run_queries(&qs, passes, search, &c, run, "blend", &r);
+  int rc = bench_run_queries(&qs, passes, search, &c, run, engine_name(), &r);
   if (rc == 0) {
     blend_index_stats st;
     blend_index_stats_get(ix, &st);
@@ -131,7 +144,7 @@ static int do_query(const char *dataset, const char *dir, int passes, const char
              "flat BM25 k1=%.2f b=%.2f, TOPK_AUTO; %llu docs, %llu terms, %u segment(s)",
              c.opts.k1, c.opts.b, (unsigned long long)st.docs, (unsigned long long)st.terms,
              st.segments);
-    bench_print_query("blend", version(), bench_basename(dataset), &r, notes);
+    bench_print_query(engine_name(), version(), bench_basename(dataset), &r, notes);
   }
   blend_searcher_free(c.s);
   blend_index_close(ix);

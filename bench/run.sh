@@ -10,7 +10,7 @@
 #   BENCH_OUT        scratch dir for binaries, indexes, runs [build/bench]
 #   BENCH_DATA       BEIR root [../shared/data/beir]
 #   BENCH_DATASETS   ["scifact nfcorpus"]
-#   BENCH_ENGINES    ["blend xapian xapian-stemall fts5"]
+#   BENCH_ENGINES    ["blend blend-flat xapian xapian-stemall fts5"]
 #   BENCH_PASSES     timed query passes after one warm-up [10]
 #   BENCH_INDEX_RUNS indexing runs per engine, median reported [3]
 #   BENCH_NO_RESULTS=1  print only, leave bench/RESULTS.md alone
@@ -25,7 +25,7 @@ BLEND_BUILD=${BLEND_BUILD:-build/release}
 OUT=${BENCH_OUT:-build/bench}
 DATA=${BENCH_DATA:-../shared/data/beir}
 DATASETS=${BENCH_DATASETS:-"scifact nfcorpus"}
-ENGINES=${BENCH_ENGINES:-"blend xapian xapian-stemall fts5"}
+ENGINES=${BENCH_ENGINES:-"blend blend-flat xapian xapian-stemall fts5"}
 PASSES=${BENCH_PASSES:-10}
 INDEX_RUNS=${BENCH_INDEX_RUNS:-3}
 mkdir -p "$OUT"
@@ -33,7 +33,9 @@ mkdir -p "$OUT"
 CFLAGS="-std=c11 -O2 -g -march=native -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
         -Wstrict-prototypes -Wmissing-prototypes -Wvla -D_GNU_SOURCE -Iinclude -Ibench"
 CXXFLAGS="-std=c++17 -O2 -g -march=native -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -Ibench"
-BLEND_LIBS="-lutf8proc -lstemmer -lzstd -lcjson -lstreamvbyte -lopenblas -lcurl -lm -lpthread"
+# link blend exactly as the Makefile does (its LIBS, read from make's database)
+BLEND_LIBS=$(make -pq -f Makefile 2>/dev/null | sed -n 's/^LIBS := //p' | head -1)
+[ -n "$BLEND_LIBS" ] || BLEND_LIBS="-lutf8proc -lstemmer -lzstd -lcjson -lstreamvbyte -lopenblas -lcurl -lm -lpthread"
 
 echo "bench: building drivers in $OUT" >&2
 cc $CFLAGS -c bench/common.c -o "$OUT/common.o"
@@ -51,14 +53,15 @@ fi
 if [ -f "$BLEND_BUILD/libblend.a" ] &&
    cc $CFLAGS -o "$OUT/bench_lexical" bench/bench_lexical.c "$OUT/common.o" \
       "$BLEND_BUILD/libblend.a" $BLEND_LIBS; then
-  have+=(blend)
+  have+=(blend blend-flat)
 else
   echo "bench: bench_lexical did not build against $BLEND_BUILD/libblend.a — skipping blend" >&2
 fi
 
 driver() { # engine -> command prefix
   case $1 in
-    blend) echo "$OUT/bench_lexical" ;;
+    blend) echo "env BENCH_BLEND_FIELD_VIEWS=1 $OUT/bench_lexical" ;;
+    blend-flat) echo "env BENCH_BLEND_FIELD_VIEWS=0 $OUT/bench_lexical" ;;
     xapian) echo "env BENCH_XAPIAN_STEM=some $OUT/peer_xapian" ;;
     xapian-stemall) echo "env BENCH_XAPIAN_STEM=all $OUT/peer_xapian" ;;
     fts5) echo "$OUT/peer_fts5" ;;

@@ -336,10 +336,15 @@ static void gemm(fwd *f, const float *a, const bert_linear *lin, float *y, size_
     gemm_task(f, 0, 0);
     return;
   }
-  if (f->M >= 32 * nt) { /* enough rows: split rows, epilogue fused per chunk */
+  if (f->M >= 32 * nt) {
+    /* enough rows: split rows, epilogue fused per chunk. About 8 chunks per
+    ** thread (of at least 64 rows), handed out dynamically, so a thread that
+    ** loses its core to another process does not hold up the others. */
+    size_t chunk = f->M / (nt * 8);
+    chunk = chunk < 64 ? 64 : (chunk + 15) / 16 * 16;
     f->gsplit_cols = 0;
-    f->chunk = (f->M + nt - 1) / nt;
-    tpool_run(f->m->pool, nt, gemm_task, f);
+    f->chunk = chunk;
+    tpool_run(f->m->pool, (f->M + chunk - 1) / chunk, gemm_task, f);
     return;
   }
   /* few rows (short single texts): split the output columns in blocks of 32 */

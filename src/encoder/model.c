@@ -102,7 +102,15 @@ typedef struct enc_batch {
   wp_encoding *enc;
   const int32_t **ids, **types;
   uint32_t *lens;
+  int *rc;
+  blend_error *err;
   size_t cap;
+  /* the texts being encoded (tokenization runs on the model's threads) */
+  const blend_model *m;
+  const char *query;
+  size_t qlen;
+  const char *const *texts;
+  const size_t *tlens;
 } enc_batch;
 
 static int batch_init(enc_batch *b, size_t cap) {
@@ -111,7 +119,9 @@ static int batch_init(enc_batch *b, size_t cap) {
   b->ids = calloc(cap, sizeof *b->ids);
   b->types = calloc(cap, sizeof *b->types);
   b->lens = calloc(cap, sizeof *b->lens);
-  return b->enc && b->ids && b->types && b->lens ? 0 : -1;
+  b->rc = calloc(cap, sizeof *b->rc);
+  b->err = calloc(cap, sizeof *b->err);
+  return b->enc && b->ids && b->types && b->lens && b->rc && b->err ? 0 : -1;
 }
 
 static void batch_free(enc_batch *b) {
@@ -121,54 +131,72 @@ static void batch_free(enc_batch *b) {
   free(b->ids);
   free(b->types);
   free(b->lens);
+  free(b->rc);
+  free(b->err);
+}
+
+static void encode_task(void *ctx, size_t j, int worker) {
+  enc_batch *b = ctx;
+  const blend_model *m = b->m;
+  if (b->query)
+    b->rc[j] = wp_encode_pair(m->tok, b->query, b->qlen, b->texts[j], b->tlens[j], m->max_length,
+                              &b->enc[j], &b->err[j]);
+  else
+    b->rc[j] = wp_encode(m->tok, b->texts[j], b->tlens[j], m->max_length, &b->enc[j], &b->err[j]);
+  b->ids[j] = b->enc[j].ids;
+  b->types[j] = b->enc[j].type_ids;
+  b->lens[j] = b->enc[j].len;
+}
+
+/* Tokenize k texts (pairs with b->query when set) in parallel. */
+static int encode_batch(blend_model *m, enc_batch *b, const char *const *texts,
+                        const size_t *lens, size_t k, blend_error *err) {
+  b->m = m;
+  b->texts = texts;
+  b->tlens = lens;
+  tpool_run(m->bert->pool, k, encode_task, b);
+  for (size_t j = 0; j < k; j++)
+    if (b->rc[j]) {
+      if (err) *err = b->err[j];
+      return b->rc[j];
+    }
+  return BLEND_OK;
+}
+
+/* Shared driver of blend_embed (query NULL) and blend_rerank. */
+static int encode_and_run(blend_model *m, const char *query, size_t qlen,
+                          const char *const *texts, const size_t *lens, size_t n, float *out,
+                          blend_error *err) {
+  size_t per = query ? 1 : m->bert->cfg.hidden, bs = m->opts.batch;
+  enc_batch b = {0};
+  if (batch_init(&b, n < bs ? (n ? n : 1) : bs)) {
+    batch_free(&b);
+    return blend_seterr(err, BLEND_ENOMEM, "out of memory");
+  }
+  b.query = query;
+  b.qlen = qlen;
+  int rc = BLEND_OK;
+  for (size_t i = 0; i < n && !rc; i += bs) {
+    size_t k = n - i < bs ? n - i : bs;
+    rc = encode_batch(m, &b, texts + i, lens + i, k, err);
+    if (!rc)
+      rc = bert_forward(m->bert, k, b.ids, query ? b.types : NULL, b.lens, out + i * per, err);
+  }
+  batch_free(&b);
+  return rc;
 }
 
 int blend_embed(blend_model *m, const char *const *texts, const size_t *lens, size_t n,
                 float *out, blend_error *err) {
   if (m->bert->cfg.cross)
     return blend_seterr(err, BLEND_EINVAL, "this model is a cross-encoder: use rerank, not embed");
-  size_t H = m->bert->cfg.hidden, bs = m->opts.batch;
-  enc_batch b = {0};
-  if (batch_init(&b, n < bs ? (n ? n : 1) : bs)) {
-    batch_free(&b);
-    return blend_seterr(err, BLEND_ENOMEM, "out of memory");
-  }
-  int rc = BLEND_OK;
-  for (size_t i = 0; i < n && !rc; i += bs) {
-    size_t k = n - i < bs ? n - i : bs;
-    for (size_t j = 0; j < k && !rc; j++) {
-      rc = wp_encode(m->tok, texts[i + j], lens[i + j], m->max_length, &b.enc[j], err);
-      b.ids[j] = b.enc[j].ids;
-      b.lens[j] = b.enc[j].len;
-    }
-    if (!rc) rc = bert_forward(m->bert, k, b.ids, NULL, b.lens, out + i * H, err);
-  }
-  batch_free(&b);
-  return rc;
+  return encode_and_run(m, NULL, 0, texts, lens, n, out, err);
 }
 
 int blend_rerank(blend_model *m, const char *query, size_t qlen, const char *const *docs,
                  const size_t *lens, size_t n, float *scores, blend_error *err) {
   if (!m->bert->cfg.cross)
     return blend_seterr(err, BLEND_EINVAL, "this model is a bi-encoder: use embed, not rerank");
-  size_t bs = m->opts.batch;
-  enc_batch b = {0};
-  if (batch_init(&b, n < bs ? (n ? n : 1) : bs)) {
-    batch_free(&b);
-    return blend_seterr(err, BLEND_ENOMEM, "out of memory");
-  }
-  int rc = BLEND_OK;
-  for (size_t i = 0; i < n && !rc; i += bs) {
-    size_t k = n - i < bs ? n - i : bs;
-    for (size_t j = 0; j < k && !rc; j++) {
-      rc = wp_encode_pair(m->tok, query, qlen, docs[i + j], lens[i + j], m->max_length, &b.enc[j],
-                          err);
-      b.ids[j] = b.enc[j].ids;
-      b.types[j] = b.enc[j].type_ids;
-      b.lens[j] = b.enc[j].len;
-    }
-    if (!rc) rc = bert_forward(m->bert, k, b.ids, b.types, b.lens, scores + i, err);
-  }
-  batch_free(&b);
-  return rc;
+  if (!query) return blend_seterr(err, BLEND_EINVAL, "rerank: query is NULL");
+  return encode_and_run(m, query, qlen, docs, lens, n, scores, err);
 }

@@ -82,7 +82,7 @@ typedef int (*bench_search_fn)(void *ctx, const char *query, bench_hits *out);
 
 typedef struct bench_query_report {
   size_t queries;
-  int passes;               /* timed passes (after one warm-up pass) */
+  int passes;               /* timed passes run (after one warm-up pass) */
   double pass_seconds[64];
   double qps_median, qps_min, qps_max;
   double qps_cpu_median;    /* queries / median CPU seconds of a pass */
@@ -91,8 +91,9 @@ typedef struct bench_query_report {
   size_t empty;             /* queries with zero hits */
 } bench_query_report;
 
-/* One warm-up pass then `passes` timed passes over every test query, all in
-** this thread; hits of the last pass are scored (nDCG@10) and, when
+/* One warm-up pass then at least `passes` timed passes over every test
+** query (more, up to 64, until they add up to BENCH_MIN_SECONDS, default 2),
+** all in this thread; hits of the last pass are scored (nDCG@10) and, when
 ** run_path is non-NULL, written as a TREC run tagged `tag`. */
 int bench_run_queries(const bench_queries *qs, int passes, bench_search_fn fn,
                       void *ctx, const char *run_path, const char *tag,

@@ -13,12 +13,13 @@
 #   BENCH_ENGINES    ["blend blend-flat xapian xapian-stemall fts5"]
 #   BENCH_PASSES     timed query passes after one warm-up [10]
 #   BENCH_INDEX_RUNS indexing runs per engine, median reported [3]
+#   BENCH_MIN_SECONDS  more query passes (up to 64) until they cover this [2]
 #   BENCH_NO_RESULTS=1  print only, leave bench/RESULTS.md alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 KNOBS=""  # the knobs the caller set, to quote the exact command in RESULTS.md
-for v in BLEND_BUILD BENCH_OUT BENCH_DATA BENCH_DATASETS BENCH_ENGINES BENCH_PASSES BENCH_INDEX_RUNS; do
+for v in BLEND_BUILD BENCH_OUT BENCH_DATA BENCH_DATASETS BENCH_ENGINES BENCH_PASSES BENCH_INDEX_RUNS BENCH_MIN_SECONDS; do
   if [ -n "${!v:-}" ]; then KNOBS+="$v=\"${!v}\" "; fi
 done
 BLEND_BUILD=${BLEND_BUILD:-build/release}
@@ -34,7 +35,7 @@ CFLAGS="-std=c11 -O2 -g -march=native -Wall -Wextra -Werror -Wshadow -Wno-unused
         -Wstrict-prototypes -Wmissing-prototypes -Wvla -D_GNU_SOURCE -Iinclude -Ibench"
 CXXFLAGS="-std=c++17 -O2 -g -march=native -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -Ibench"
 # link blend exactly as the Makefile does (its LIBS, read from make's database)
-BLEND_LIBS=$(make -pq -f Makefile 2>/dev/null | sed -n 's/^LIBS := //p' | head -1)
+BLEND_LIBS=$( (make -pq -f Makefile 2>/dev/null || true) | sed -n 's/^LIBS := //p' | head -1)
 [ -n "$BLEND_LIBS" ] || BLEND_LIBS="-lutf8proc -lstemmer -lzstd -lcjson -lstreamvbyte -lopenblas -lcurl -lm -lpthread"
 
 echo "bench: building drivers in $OUT" >&2
@@ -86,7 +87,7 @@ json_str() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; 
     "$(json_str "$(cc --version | head -1)")" \
     "$(json_str "$(g++ --version 2>/dev/null | head -1)")" \
     "$(json_str "$rev")" \
-    "$(json_str "BENCH_PASSES=$PASSES (+1 warm-up), BENCH_INDEX_RUNS=$INDEX_RUNS, datasets: $DATASETS")"
+    "$(json_str "BENCH_PASSES=$PASSES (+1 warm-up; more until ${BENCH_MIN_SECONDS:-2} s), BENCH_INDEX_RUNS=$INDEX_RUNS, datasets: $DATASETS")"
 } > "$RES"
 
 mkdir -p "$OUT/idx" "$OUT/runs"

@@ -339,19 +339,19 @@ int bench_run_queries(const bench_queries *qs, int passes, bench_search_fn fn,
                       bench_query_report *out) {
   memset(out, 0, sizeof *out);
   if (passes < 1) passes = 1;
-  if (passes > 64) passes = 64;
+  if (passes > BENCH_MAX_PASSES) passes = BENCH_MAX_PASSES;
   bench_hits *hits = calloc(qs->n, sizeof *hits);
   if (!hits) return -1;
   out->queries = qs->n;
   /* Fast engines finish a pass in a few ms, where one burst from another job
-  ** moves the median: keep adding passes (up to 64) until the timed passes
+  ** moves the median: keep adding passes (up to BENCH_MAX_PASSES) until the timed passes
   ** cover BENCH_MIN_SECONDS (default 2). */
   const char *ms = getenv("BENCH_MIN_SECONDS");
   double min_total = ms && *ms ? atof(ms) : 2.0, total = 0;
   int want = passes;
   passes = 0;
-  double secs[64], cpus[64];
-  for (int p = -1; p < 64 && (p < want || total < min_total); p++) { /* p == -1: warm-up */
+  double secs[BENCH_MAX_PASSES], cpus[BENCH_MAX_PASSES];
+  for (int p = -1; p < BENCH_MAX_PASSES && (p < want || total < min_total); p++) { /* p == -1: warm-up */
     size_t errors = 0;
     double t0 = bench_now(), c0 = bench_cpu_seconds();
     for (size_t i = 0; i < qs->n; i++) {

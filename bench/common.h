@@ -17,6 +17,7 @@ extern "C" {
 
 #define BENCH_K 10          /* top-k of every query */
 #define BENCH_ID_MAX 64     /* external doc ids are copied into fixed slots */
+#define BENCH_MAX_PASSES 256 /* timed query passes at most */
 
 /* ------------------------------------------------------------ corpus */
 
@@ -83,7 +84,7 @@ typedef int (*bench_search_fn)(void *ctx, const char *query, bench_hits *out);
 typedef struct bench_query_report {
   size_t queries;
   int passes;               /* timed passes run (after one warm-up pass) */
-  double pass_seconds[64];
+  double pass_seconds[BENCH_MAX_PASSES];
   double qps_median, qps_min, qps_max;
   double qps_cpu_median;    /* queries / median CPU seconds of a pass */
   double ndcg10;            /* mean over the test queries, last pass */
@@ -92,7 +93,7 @@ typedef struct bench_query_report {
 } bench_query_report;
 
 /* One warm-up pass then at least `passes` timed passes over every test
-** query (more, up to 64, until they add up to BENCH_MIN_SECONDS, default 2),
+** query (more, up to BENCH_MAX_PASSES, until they add up to BENCH_MIN_SECONDS, default 2),
 ** all in this thread; hits of the last pass are scored (nDCG@10) and, when
 ** run_path is non-NULL, written as a TREC run tagged `tag`. */
 int bench_run_queries(const bench_queries *qs, int passes, bench_search_fn fn,

@@ -12,8 +12,8 @@
 #   BENCH_DATASETS   ["scifact nfcorpus"]
 #   BENCH_ENGINES    ["blend blend-flat xapian xapian-stemall fts5"]
 #   BENCH_PASSES     timed query passes after one warm-up [10]
-#   BENCH_INDEX_RUNS indexing runs per engine, median reported [3]
-#   BENCH_MIN_SECONDS  more query passes (up to 64) until they cover this [2]
+#   BENCH_INDEX_RUNS indexing runs per engine, median reported [5]
+#   BENCH_MIN_SECONDS  more query passes (up to 256) until they cover this [2]
 #   BENCH_NO_RESULTS=1  print only, leave bench/RESULTS.md alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +28,7 @@ DATA=${BENCH_DATA:-../shared/data/beir}
 DATASETS=${BENCH_DATASETS:-"scifact nfcorpus"}
 ENGINES=${BENCH_ENGINES:-"blend blend-flat xapian xapian-stemall fts5"}
 PASSES=${BENCH_PASSES:-10}
-INDEX_RUNS=${BENCH_INDEX_RUNS:-3}
+INDEX_RUNS=${BENCH_INDEX_RUNS:-5}
 mkdir -p "$OUT"
 
 CFLAGS="-std=c11 -O2 -g -march=native -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter

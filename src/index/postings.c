@@ -129,10 +129,18 @@ void pcursor_advance(pcursor *c, uint32_t target) {
       return;
     }
   }
-  uint32_t i = c->i;
-  while (c->docs[i] < target) i++; /* the block's last doc is ≥ target */
-  c->i = i;
-  c->doc = c->docs[i];
+  /* first doc ≥ target in docs[i, n) (the last one is ≥ target): a short
+     linear scan for near targets, then a branchless binary search */
+  uint32_t lo = c->i, stop = lo + 8 < c->n ? lo + 8 : c->n;
+  while (lo < stop && c->docs[lo] < target) lo++;
+  uint32_t len = lo < stop ? 1 : c->n - lo;
+  while (len > 1) {
+    uint32_t half = len / 2;
+    lo = c->docs[lo + half - 1] < target ? lo + half : lo;
+    len -= half;
+  }
+  c->i = lo;
+  c->doc = c->docs[lo];
 }
 
 void pcursor_decode_tfs(pcursor *c) {

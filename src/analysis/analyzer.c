@@ -20,6 +20,7 @@
 #define MAX_TERM_BYTES 255
 #define STOPWORD UINT32_MAX
 #define STEM_CACHE_MAX 500000
+#define FRONT_SIZE 4096
 
 struct blend_analyzer {
   blend_analyzer_config cfg;
@@ -34,6 +35,14 @@ struct blend_analyzer {
   /* Surface cache: the stemmer is the indexer's largest cost and words
   ** repeat. Reset when large; term ids survive the reset. */
   strmap *surface;            /* normalised word → term id, or STOPWORD */
+  /* A small direct-mapped cache in front of `surface`: the frequent words
+  ** (most tokens) stay in L1 instead of missing cache in the big table. */
+  struct front_entry {
+    uint64_t hash;
+    uint32_t id;
+    uint8_t len;
+    char key[19];
+  } front[FRONT_SIZE];
   int32_t *cps;               /* scratch code points for normalisation */
   size_t cps_cap;
   int ids_only;               /* tokens carry term_id only (the indexer) */
@@ -190,7 +199,19 @@ static int emit_word(blend_analyzer *a, const uint8_t *s, const seg_token *st, u
   a->term[len] = 0;
   /* cached: stopword, or the term id of the stem */
   uint32_t id;
+  uint64_t h = hash_bytes(a->term, len);
+  struct front_entry *fe = &a->front[h & (FRONT_SIZE - 1)];
+  if (fe->hash == h && fe->len == len && !memcmp(fe->key, a->term, len)) {
+    if (fe->id == STOPWORD) return 0;
+    return emit_id(a, fe->id, p, st->start, st->end, fn, ctx);
+  }
   if (strmap_get(a->surface, a->term, len, &id)) {
+    if (len <= sizeof fe->key) {
+      fe->hash = h;
+      fe->len = (uint8_t)len;
+      fe->id = id;
+      memcpy(fe->key, a->term, len);
+    }
     if (id == STOPWORD) return 0;
     return emit_id(a, id, p, st->start, st->end, fn, ctx);
   }

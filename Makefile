@@ -71,14 +71,15 @@ deps:
 	@scripts/install-deps.sh
 
 demo: deps
-	@$(MAKE) --no-print-directory MODE=release
+	@$(MAKE) -j$(NPROC) --no-print-directory MODE=release
 	@scripts/demo.sh build/release/blend
 
 # The test runner prints one summary line "N passed, N failed[, N skipped]".
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 check: deps
-	@$(MAKE) --no-print-directory MODE=release tests
-	@$(MAKE) --no-print-directory MODE=asan tests
-	@$(MAKE) --no-print-directory fuzz-build
+	@$(MAKE) -j$(NPROC) --no-print-directory MODE=release tests
+	@$(MAKE) -j$(NPROC) --no-print-directory MODE=asan tests
+	@$(MAKE) -j$(NPROC) --no-print-directory fuzz-build
 	@scripts/run-tests.sh
 
 test: tests

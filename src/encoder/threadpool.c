@@ -1,8 +1,13 @@
 /*
 ** threadpool.c — fixed worker pool for the encoder's parallel loops (see
-** threadpool.h). Tasks are handed out through an atomic counter; workers
-** spin briefly for the next loop (a forward pass runs a few dozen loops in
-** quick succession) and then sleep on a condition variable.
+** threadpool.h). A loop is a job on the caller's stack, published through
+** an atomic pointer; tasks are handed out by an atomic counter. The caller
+** waits only for the tasks to be done and for workers currently inside the
+** job, never for a worker that has not woken up yet: on a machine shared
+** with other processes a descheduled worker then costs nothing (the caller
+** and the other workers take its share). Workers spin briefly for the next
+** loop (a forward pass runs a few dozen in quick succession), then sleep on
+** a condition variable.
 */
 #include <pthread.h>
 #include <sched.h>
@@ -13,19 +18,24 @@
 
 #define SPIN_ITERS 20000
 
+typedef struct job {
+  tpool_fn fn;
+  void *ctx;
+  size_t n;
+  atomic_size_t next;  /* next task index */
+  atomic_size_t done;  /* tasks finished */
+} job;
+
 struct tpool {
-  int n;                   /* threads including the caller */
+  int n;                    /* threads including the caller */
   pthread_t *th;
   pthread_mutex_t run_lock; /* one loop at a time */
   pthread_mutex_t mu;
   pthread_cond_t cv;
   atomic_uint gen;          /* bumped for each loop (and for shutdown) */
-  atomic_size_t next;       /* next task index */
-  atomic_int busy;          /* workers still inside the current loop */
-  int stop;
-  size_t ntasks;
-  tpool_fn fn;
-  void *ctx;
+  _Atomic(job *) cur;       /* the running loop, NULL between loops */
+  atomic_int active;        /* workers that may be touching cur */
+  atomic_int stop;
 };
 
 typedef struct worker_arg {
@@ -33,9 +43,12 @@ typedef struct worker_arg {
   int id;
 } worker_arg;
 
-static void run_tasks(tpool *p, int id) {
+static void run_tasks(job *j, int id) {
   size_t i;
-  while ((i = atomic_fetch_add(&p->next, 1)) < p->ntasks) p->fn(p->ctx, i, id);
+  while ((i = atomic_fetch_add(&j->next, 1)) < j->n) {
+    j->fn(j->ctx, i, id);
+    atomic_fetch_add(&j->done, 1);
+  }
 }
 
 static void *worker_main(void *arg) {
@@ -57,9 +70,13 @@ static void *worker_main(void *arg) {
       pthread_mutex_unlock(&p->mu);
     }
     seen = g;
-    if (p->stop) return NULL;
-    run_tasks(p, id);
-    atomic_fetch_sub(&p->busy, 1);
+    if (atomic_load(&p->stop)) return NULL;
+    /* announce before looking: the caller waits for active == 0 after
+    ** clearing cur, so a job seen here stays alive while we use it */
+    atomic_fetch_add(&p->active, 1);
+    job *j = atomic_load(&p->cur);
+    if (j) run_tasks(j, id);
+    atomic_fetch_sub(&p->active, 1);
   }
 }
 
@@ -96,7 +113,7 @@ tpool *tpool_new(int nthreads) {
 void tpool_free(tpool *p) {
   if (!p) return;
   pthread_mutex_lock(&p->mu);
-  p->stop = 1;
+  atomic_store(&p->stop, 1);
   atomic_fetch_add(&p->gen, 1);
   pthread_cond_broadcast(&p->cv);
   pthread_mutex_unlock(&p->mu);
@@ -115,18 +132,19 @@ void tpool_run(tpool *p, size_t n, tpool_fn fn, void *ctx) {
     for (size_t i = 0; i < n; i++) fn(ctx, i, 0);
     return;
   }
-  p->fn = fn;
-  p->ctx = ctx;
-  p->ntasks = n;
-  atomic_store(&p->next, 0);
-  atomic_store(&p->busy, p->n - 1);
+  job j = {.fn = fn, .ctx = ctx, .n = n};
+  atomic_init(&j.next, 0);
+  atomic_init(&j.done, 0);
+  atomic_store(&p->cur, &j);
   pthread_mutex_lock(&p->mu);
   atomic_fetch_add(&p->gen, 1);
   pthread_cond_broadcast(&p->cv);
   pthread_mutex_unlock(&p->mu);
-  run_tasks(p, 0);
+  run_tasks(&j, 0);
   int spins = 0;
-  while (atomic_load(&p->busy) > 0)
+  while (atomic_load(&j.done) < n)
     if (++spins > 64) sched_yield();
+  atomic_store(&p->cur, NULL);
+  while (atomic_load(&p->active) > 0) sched_yield();
   pthread_mutex_unlock(&p->run_lock);
 }

@@ -10,7 +10,8 @@
 #   BENCH_OUT        scratch dir for binaries, indexes, runs [build/bench]
 #   BENCH_DATA       BEIR root [../shared/data/beir]
 #   BENCH_DATASETS   ["scifact nfcorpus"]
-#   BENCH_ENGINES    ["blend blend-flat xapian xapian-stemall fts5"]
+#   BENCH_ENGINES    ["blend blend-flat xapian xapian-stemall fts5 fts5-stop"]
+#                    (fts5-stop queries the fts5 index without stopwords: run after fts5)
 #   BENCH_PASSES     timed query passes after one warm-up [10]
 #   BENCH_INDEX_RUNS indexing runs per engine, median reported [5]
 #   BENCH_MIN_SECONDS  more query passes (up to 256) until they cover this [2]
@@ -26,7 +27,7 @@ BLEND_BUILD=${BLEND_BUILD:-build/release}
 OUT=${BENCH_OUT:-build/bench}
 DATA=${BENCH_DATA:-../shared/data/beir}
 DATASETS=${BENCH_DATASETS:-"scifact nfcorpus"}
-ENGINES=${BENCH_ENGINES:-"blend blend-flat xapian xapian-stemall fts5"}
+ENGINES=${BENCH_ENGINES:-"blend blend-flat xapian xapian-stemall fts5 fts5-stop"}
 PASSES=${BENCH_PASSES:-10}
 INDEX_RUNS=${BENCH_INDEX_RUNS:-5}
 mkdir -p "$OUT"
@@ -42,7 +43,7 @@ echo "bench: building drivers in $OUT" >&2
 cc $CFLAGS -c bench/common.c -o "$OUT/common.o"
 have=()
 if cc $CFLAGS -o "$OUT/peer_fts5" bench/peer_fts5.c "$OUT/common.o" -lsqlite3 -lcjson -lm; then
-  have+=(fts5)
+  have+=(fts5 fts5-stop)
 else
   echo "bench: peer_fts5 did not build (libsqlite3-dev missing?) — skipping FTS5" >&2
 fi
@@ -66,10 +67,11 @@ driver() { # engine -> command prefix
     xapian) echo "env BENCH_XAPIAN_STEM=some $OUT/peer_xapian" ;;
     xapian-stemall) echo "env BENCH_XAPIAN_STEM=all $OUT/peer_xapian" ;;
     fts5) echo "$OUT/peer_fts5" ;;
+    fts5-stop) echo "env BENCH_FTS5_QUERY_STOPWORDS=drop $OUT/peer_fts5" ;;
   esac
 }
 index_path() { # engine dataset
-  case $1 in fts5) echo "$OUT/idx/$2.fts5.db" ;; *) echo "$OUT/idx/$2.$1" ;; esac
+  case $1 in fts5|fts5-stop) echo "$OUT/idx/$2.fts5.db" ;; *) echo "$OUT/idx/$2.$1" ;; esac
 }
 
 RES="$OUT/results.jsonl"
@@ -98,8 +100,11 @@ for ds in $DATASETS; do
     cmd=$(driver "$e")
     ix=$(index_path "$e" "$ds")
     ok=1
-    for ((i = 1; i <= INDEX_RUNS; i++)); do
-      echo "bench: $ds $e index ($i/$INDEX_RUNS)" >&2
+    runs=$INDEX_RUNS
+    [ "$e" = fts5-stop ] && runs=0  # same index as fts5, only the queries differ
+    [ $runs = 0 ] && [ ! -f "$ix" ] && { echo "bench: $ix missing (run fts5 first)" >&2; ok=0; }
+    for ((i = 1; ok == 1 && i <= runs; i++)); do
+      echo "bench: $ds $e index ($i/$runs)" >&2
       if ! $cmd index "$DATA/$ds" "$ix" >> "$RES"; then ok=0; break; fi
     done
     if [ $ok = 1 ]; then

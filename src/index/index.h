@@ -33,6 +33,8 @@ typedef struct segment {
   const uint8_t *norms[MAX_FIELDS];
   section_ref termdict, termindex, postings, positions_sec, ids, store, storeindex;
   uint32_t td_blocks;
+  uint64_t *td_prefix;       /* [td_blocks] first 8 bytes of each block's first
+                                key, big-endian: a cache-friendly binary search */
   uint32_t store_blocks;
 } segment;
 

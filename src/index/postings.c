@@ -74,13 +74,12 @@ static int load_block(pcursor *c, uint32_t b) {
   size_t dn = svb_size(start, avail, cnt, svb_len);
   if (dn == SIZE_MAX) return -1;
   streamvbyte_delta_decode(start, c->docs, cnt, prev);
-  uint32_t last = b > 0 ? prev : 0;
-  for (uint32_t i = 0; i < cnt; i++) {
-    if (c->docs[i] < last || (i > 0 && c->docs[i] == last) || (b > 0 && i == 0 && c->docs[0] == prev))
-      return -1;
-    last = c->docs[i];
-  }
-  if (last >= c->seg->ndocs) return -1;
+  /* strictly increasing (a wrapped delta sum breaks this), without an early
+     exit so the compiler vectorises it */
+  uint32_t bad = b > 0 && c->docs[0] <= prev;
+  for (uint32_t i = 1; i < cnt; i++) bad |= c->docs[i] <= c->docs[i - 1];
+  uint32_t last = c->docs[cnt - 1];
+  if (bad || last >= c->seg->ndocs) return -1;
   if (c->skip && rd_u32(c->skip + (size_t)b * SKIP_ENTRY) != last) return -1;
   c->freq_ptr = start + dn;
   c->tfs_ready = 0;

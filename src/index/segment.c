@@ -5,6 +5,7 @@
 ** the term dictionary lookup and the stored-field reader.
 */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <zstd.h>
@@ -12,6 +13,14 @@
 #include "index/index.h"
 
 #define BAD(...) blend_seterr(err, BLEND_ECORRUPT, __VA_ARGS__)
+
+/* The first 8 bytes of a key as a big-endian integer (zero padded): keys
+** order like their prefixes, except that equal prefixes need a full compare. */
+static uint64_t key_prefix(const char *k, uint32_t len) {
+  uint64_t v = 0;
+  for (uint32_t i = 0; i < 8; i++) v = v << 8 | (i < len ? (uint8_t)k[i] : 0);
+  return v;
+}
 
 int segment_open(segment *s, const char *path, blend_error *err) {
   memset(s, 0, sizeof *s);
@@ -109,11 +118,22 @@ int segment_open(segment *s, const char *path, blend_error *err) {
     rc = BAD("%s: term index size mismatch", path);
     goto fail;
   }
-  for (uint32_t b = 0; b < s->td_blocks; b++)
-    if (rd_u32(s->termindex.p + 4 + 4 * (size_t)b) >= s->termdict.len) {
+  s->td_prefix = malloc(((size_t)s->td_blocks + 1) * sizeof *s->td_prefix);
+  if (!s->td_prefix) {
+    rc = blend_seterr(err, BLEND_ENOMEM, "out of memory");
+    goto fail;
+  }
+  for (uint32_t b = 0; b < s->td_blocks; b++) {
+    uint32_t off = rd_u32(s->termindex.p + 4 + 4 * (size_t)b);
+    const uint8_t *kq = s->termdict.p + off, *tend = s->termdict.p + s->termdict.len;
+    uint64_t shared, slen;
+    if (off >= s->termdict.len || varint_read(&kq, tend, &shared) || varint_read(&kq, tend, &slen) ||
+        shared != 0 || slen == 0 || slen > MAX_TERM + 1 || slen > (uint64_t)(tend - kq)) {
       rc = BAD("%s: term index entry %u out of range", path, b);
       goto fail;
     }
+    s->td_prefix[b] = key_prefix((const char *)kq, (uint32_t)slen);
+  }
   if (!s->ids.p || s->ids.len < 4 * ((uint64_t)s->ndocs + 1) ||
       rd_u32(s->ids.p + 4 * (size_t)s->ndocs) != s->ids.len - 4 * ((uint64_t)s->ndocs + 1)) {
     rc = BAD("%s: document id section is inconsistent", path);
@@ -137,11 +157,17 @@ int segment_open(segment *s, const char *path, blend_error *err) {
 badfields:
   rc = BAD("%s: field table is malformed", path);
 fail:
+  free(s->td_prefix);
+  s->td_prefix = NULL;
   file_unmap(&s->mf);
   return rc;
 }
 
-void segment_close(segment *s) { file_unmap(&s->mf); }
+void segment_close(segment *s) {
+  free(s->td_prefix);
+  s->td_prefix = NULL;
+  file_unmap(&s->mf);
+}
 
 /* Decode one dictionary entry at *p into key (prefix-shared with the
 ** previous key in keybuf/keylen). Returns -1 when malformed. */
@@ -184,9 +210,15 @@ int segment_term(const segment *s, uint32_t field, const char *term, size_t len,
   const uint8_t *td = s->termdict.p, *end = td + s->termdict.len;
   /* binary search the last block whose first key ≤ key */
   uint32_t lo = 0, hi = s->td_blocks;
+  uint64_t kp = key_prefix(key, klen);
   while (hi - lo > 1) {
     uint32_t mid = (lo + hi) / 2;
-    /* a block's first key is stored whole: compare it in place */
+    if (s->td_prefix[mid] != kp) {
+      if (s->td_prefix[mid] < kp) lo = mid;
+      else hi = mid;
+      continue;
+    }
+    /* equal prefixes: compare the block's first key (stored whole) in place */
     const uint8_t *p = td + rd_u32(s->termindex.p + 4 + 4 * (size_t)mid);
     uint64_t shared, slen;
     if (varint_read(&p, end, &shared) || varint_read(&p, end, &slen) || shared != 0 ||

@@ -106,6 +106,9 @@ static inline uint32_t pcursor_tf(pcursor *c) {
 uint32_t pcursor_positions(pcursor *c, uint32_t *out, uint32_t cap);
 /* Block-max support: the last doc and (max tf, min norm) of the block that
 ** contains target, without decoding it. Returns 0 past the end. */
+/* (max tf, min norm) over the blocks that may hold docs in [lo, hi);
+** returns 0 when the cursor has no doc below hi. */
+int pcursor_window_bound(pcursor *c, uint32_t lo, uint32_t hi, uint32_t *max_tf, uint8_t *min_norm);
 int pcursor_block_bound(pcursor *c, uint32_t target, uint32_t *last_doc, uint32_t *max_tf,
                         uint8_t *min_norm);
 

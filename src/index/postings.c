@@ -142,18 +142,41 @@ void pcursor_advance(pcursor *c, uint32_t target) {
   c->doc = c->docs[lo];
 }
 
-void pcursor_decode_tfs(pcursor *c) {
-  {
-    size_t dn = svb_size(c->freq_ptr, (size_t)(c->data_end - c->freq_ptr), c->n, svb0124_len);
-    if (dn == SIZE_MAX) {
-      c->corrupt = 1;
-      for (uint32_t i = 0; i < c->n; i++) c->tfs[i] = 1;
-    } else {
-      streamvbyte_decode_0124(c->freq_ptr, c->tfs, c->n);
-      for (uint32_t i = 0; i < c->n; i++) c->tfs[i]++;
+/* Decode n streamvbyte-0124 values (+1: they are tf-1) from p, whose size
+** svb_size() has checked. Written here because the library's 0124 decoder
+** is scalar and slow; term frequencies are mostly 1, so control bytes of 0
+** (four values without data bytes) take a fast path. */
+static void decode_tfs_0124(const uint8_t *ctrl, uint32_t *out, uint32_t n) {
+  const uint8_t *data = ctrl + (n + 3) / 4;
+  for (uint32_t i = 0; i < n; i += 4) {
+    uint8_t c = ctrl[i / 4];
+    uint32_t m = n - i < 4 ? n - i : 4;
+    if (c == 0) {
+      for (uint32_t k = 0; k < m; k++) out[i + k] = 1;
+      continue;
     }
-    c->tfs_ready = 1;
+    for (uint32_t k = 0; k < m; k++) {
+      uint32_t v;
+      switch ((c >> (2 * k)) & 3) {
+        case 0: v = 0; break;
+        case 1: v = data[0]; data += 1; break;
+        case 2: v = (uint32_t)data[0] | (uint32_t)data[1] << 8; data += 2; break;
+        default: v = rd_u32(data); data += 4; break;
+      }
+      out[i + k] = v + 1;
+    }
   }
+}
+
+void pcursor_decode_tfs(pcursor *c) {
+  size_t dn = svb_size(c->freq_ptr, (size_t)(c->data_end - c->freq_ptr), c->n, svb0124_len);
+  if (dn == SIZE_MAX) {
+    c->corrupt = 1;
+    for (uint32_t i = 0; i < c->n; i++) c->tfs[i] = 1;
+  } else {
+    decode_tfs_0124(c->freq_ptr, c->tfs, c->n);
+  }
+  c->tfs_ready = 1;
 }
 
 uint32_t pcursor_positions(pcursor *c, uint32_t *out, uint32_t cap) {
@@ -209,4 +232,26 @@ int pcursor_block_bound(pcursor *c, uint32_t target, uint32_t *last_doc, uint32_
   *max_tf = rd_u32(e + 12);
   *min_norm = e[16];
   return 1;
+}
+
+int pcursor_window_bound(pcursor *c, uint32_t lo, uint32_t hi, uint32_t *max_tf, uint8_t *min_norm) {
+  if (c->doc == DOC_END || c->doc >= hi) return 0;
+  if (!c->skip) {
+    *max_tf = c->te.max_tf;
+    *min_norm = c->te.min_norm;
+    return 1;
+  }
+  uint32_t mtf = 0;
+  uint8_t mn = 255;
+  for (uint32_t b = c->block; b < c->nblocks; b++) {
+    const uint8_t *e = c->skip + (size_t)b * SKIP_ENTRY;
+    uint32_t last = rd_u32(e);
+    if (last < lo) continue;
+    if (rd_u32(e + 12) > mtf) mtf = rd_u32(e + 12);
+    if (e[16] < mn) mn = e[16];
+    if (last >= hi - 1) break;
+  }
+  *max_tf = mtf;
+  *min_norm = mn;
+  return mtf > 0;
 }

@@ -22,6 +22,15 @@ float scorer_block_bound(scorer *s, uint32_t target, uint32_t *last) {
   return bm25(s->weight, mtf, s->K[mn]) * BOUND_SLACK;
 }
 
+float scorer_window_bound(scorer *s, uint32_t lo, uint32_t hi) {
+  if (s->doc >= hi) return 0.0f;
+  if (s->is_phrase) return s->upper * BOUND_SLACK;
+  uint32_t mtf;
+  uint8_t mn;
+  if (!pcursor_window_bound(s->pc, lo, hi, &mtf, &mn)) return 0.0f;
+  return bm25(s->weight, mtf, s->K[mn]) * BOUND_SLACK;
+}
+
 /* Count occurrences of the phrase in the current (common) doc. */
 static uint32_t phrase_freq(scorer *s) {
   uint32_t *pos0 = s->posbuf;

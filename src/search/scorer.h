@@ -73,6 +73,8 @@ static inline float scorer_score(scorer *s) { /* at s->doc */
 }
 /* Score bound for the block holding target; DOC_END in *last when none. */
 float scorer_block_bound(scorer *s, uint32_t target, uint32_t *last);
+/* Bound on the score of any doc of s in [lo, hi) (0: none there). */
+float scorer_window_bound(scorer *s, uint32_t lo, uint32_t hi);
 void scorer_init_phrase(scorer *s);  /* position the phrase on its first match */
 
 /* Top-k collector: a binary min-heap, worst hit (lowest score, then highest

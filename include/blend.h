@@ -232,13 +232,15 @@ typedef struct blend_search_options {
 
 void blend_search_options_default(blend_search_options *o);
 
-/* One query term's share of a hit's score (explain). */
+/* One query clause's share of a hit's score (explain): a term, or a phrase
+** whose term text is its analysed terms joined by spaces (tf = phrase
+** frequency, idf = the sum of the terms' idfs). */
 typedef struct blend_term_score {
   const char *field;
   const char *term;
   float score;
   uint32_t tf;
-  uint32_t df;
+  uint32_t df;          /* 0 for phrases */
 } blend_term_score;
 
 typedef struct blend_hit {

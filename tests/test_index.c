@@ -144,6 +144,12 @@ TEST(explain_adds_up_and_multifield) {
     for (uint32_t t = 0; t < r.hits[i].nterms; t++) sum += r.hits[i].terms[t].score;
     CHECK_NEAR(sum, r.hits[i].score, 1e-5);
   }
+  /* a phrase is explained as one clause: its terms joined, the phrase frequency as tf */
+  REQUIRE(blend_search(s, "\"chase cats\" mice", &o, &r, NULL) == 0);
+  REQUIRE(r.count == 1 && r.hits[0].nterms == 2);
+  CHECK_STR(r.hits[0].terms[0].term, "chase cat");
+  CHECK_EQ_INT(r.hits[0].terms[0].tf, 1);
+  CHECK_NEAR(r.hits[0].terms[0].score + r.hits[0].terms[1].score, r.hits[0].score, 1e-5);
   o.field_mode = BLEND_FIELDS_MULTI;
   strcpy(o.field_weights[0].name, "title");
   o.field_weights[0].weight = 0;

@@ -25,9 +25,13 @@ static const char usage_text[] =
     "  -h, --help             this help\n";
 
 static void print_explain_text(const blend_hit *h) {
-  for (uint32_t t = 0; t < h->nterms; t++)
-    printf("      %-8s %-20s tf=%-4u df=%-6u %.4f\n", h->terms[t].field, h->terms[t].term,
-           h->terms[t].tf, h->terms[t].df, h->terms[t].score);
+  for (uint32_t t = 0; t < h->nterms; t++) {
+    const blend_term_score *e = &h->terms[t];
+    if (strchr(e->term, ' '))
+      printf("      %-8s \"%s\"  tf=%-4u (phrase) %.4f\n", e->field, e->term, e->tf, e->score);
+    else
+      printf("      %-8s %-20s tf=%-4u df=%-6u %.4f\n", e->field, e->term, e->tf, e->df, e->score);
+  }
 }
 
 int cmd_search(int argc, char **argv) {

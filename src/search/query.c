@@ -82,6 +82,7 @@ static int on_term(void *ctx, const blend_token *t) {
   one.term_off[0] = off;
   one.term_len[0] = t->term_len;
   one.pos[0] = 0;
+  one.display_off = off;
   if (add_clause(c->q, &one) < 0) {
     c->failed = 1;
     return -1;
@@ -137,6 +138,16 @@ int query_parse(query *out, const char *q, blend_analyzer *a, field_lookup_fn lo
     if (c.phrase && c.proto.nterms > 0) {
       uint32_t base = c.proto.pos[0];
       for (uint32_t i = 0; i < c.proto.nterms; i++) c.proto.pos[i] -= base;
+      /* the display form: terms joined by spaces */
+      char joined[QUERY_MAX_PHRASE * (256 + 1)];
+      uint32_t at = 0;
+      for (uint32_t i = 0; i < c.proto.nterms; i++) {
+        if (i) joined[at++] = ' ';
+        memcpy(joined + at, out->text + c.proto.term_off[i], c.proto.term_len[i]);
+        at += c.proto.term_len[i];
+      }
+      if (add_text(out, joined, at, &c.proto.display_off))
+        return blend_seterr(err, BLEND_ENOMEM, "out of memory");
       if (add_clause(out, &c.proto) < 0) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
     }
   }

@@ -24,6 +24,7 @@ typedef struct qclause {
   uint32_t term_len[QUERY_MAX_PHRASE];
   uint32_t pos[QUERY_MAX_PHRASE];      /* relative positions (stopword gaps kept) */
   float boost;            /* repeated terms add up, as Anserini's bag of words */
+  uint32_t display_off;   /* the terms joined by spaces (explain), in query.text */
 } qclause;
 
 typedef struct query {

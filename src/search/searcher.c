@@ -373,7 +373,7 @@ static int explain_hits(blend_searcher *s, const unit *units, uint32_t nunits, b
       const qclause *c = &s->q.clauses[sc->clause];
       blend_term_score *e = &s->explain[used++];
       e->field = s->ix->field_names[sc->field];
-      e->term = qterm(&s->q, c, 0);
+      e->term = s->q.text + c->display_off; /* a phrase: its terms joined by spaces */
       e->tf = scorer_tf(sc);
       e->score = scorer_score(sc);
       e->df = 0;

@@ -179,6 +179,11 @@ TEST(stored_fields_and_snippets) {
   const char *snip;
   REQUIRE(blend_searcher_snippet(s, r.hits[0].doc, "text", "mornings", 100, "<", ">", &snip, NULL) == 0);
   CHECK_STR(snip, "birds sing in the <morning>");
+  /* the window with the most distinct query terms wins over a denser one */
+  REQUIRE(blend_search(s, "chase mice", NULL, &r, NULL) == 0);
+  REQUIRE(r.count == 1);
+  REQUIRE(blend_searcher_snippet(s, r.hits[0].doc, "text", "chase mice", 24, "<", ">", &snip, NULL) == 0);
+  CHECK(strstr(snip, "<mice>") != NULL);
   blend_error err = {0};
   CHECK_EQ_INT(blend_searcher_doc_field(s, r.hits[0].doc, "nope", &t, &n, &err), BLEND_ENOTFOUND);
   CHECK_EQ_INT(blend_searcher_doc_id(s, 99, &t, &n, &err), BLEND_ENOTFOUND);

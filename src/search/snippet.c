@@ -10,6 +10,7 @@
 
 typedef struct span {
   uint32_t start, end;
+  uint32_t clause; /* which query term matched (distinct terms rank windows) */
 } span;
 
 typedef struct snip_ctx {
@@ -22,12 +23,14 @@ typedef struct snip_ctx {
 static int on_doc_token(void *ctx, const blend_token *t) {
   snip_ctx *c = ctx;
   int hit = 0;
+  uint32_t clause = 0;
   for (uint32_t i = 0; i < c->q->nclauses && !hit; i++) {
     const qclause *cl = &c->q->clauses[i];
     if (cl->occur == OCCUR_MUST_NOT) continue;
     for (uint32_t k = 0; k < cl->nterms; k++)
       if (cl->term_len[k] == t->term_len && !memcmp(qterm(c->q, cl, k), t->term, t->term_len)) {
         hit = 1;
+        clause = i * QUERY_MAX_PHRASE + k;
         break;
       }
   }
@@ -42,7 +45,7 @@ static int on_doc_token(void *ctx, const blend_token *t) {
     c->spans = p;
     c->cap = cap;
   }
-  c->spans[c->n++] = (span){t->start, t->end};
+  c->spans[c->n++] = (span){t->start, t->end, clause};
   return 0;
 }
 
@@ -77,12 +80,18 @@ int blend_searcher_snippet(blend_searcher *s, uint32_t doc, const char *field, c
   }
   snip_ctx c = {&q, NULL, 0, 0, 0};
   blend_analyze(searcher_analyzer(s), text, len, on_doc_token, &c);
-  /* densest window: the start match that covers the most matches */
+  /* best window: the start match whose window holds the most distinct
+     query terms, then the most matches */
   uint32_t best = 0, best_count = 0;
+  uint64_t best_rank = 0;
   for (uint32_t i = 0, j = 0; i < c.n; i++) {
     if (j < i) j = i;
     while (j < c.n && c.spans[j].end - c.spans[i].start <= max_bytes) j++;
-    if (j - i > best_count) {
+    uint64_t seen = 0;
+    for (uint32_t k = i; k < j; k++) seen |= 1ull << (c.spans[k].clause % 63);
+    uint64_t rank = (uint64_t)__builtin_popcountll(seen) << 32 | (j - i);
+    if (rank > best_rank) {
+      best_rank = rank;
       best_count = j - i;
       best = i;
     }

@@ -254,6 +254,9 @@ int blend_writer_add(blend_writer *w, const blend_doc *doc, blend_error *err) {
   if (!doc->id || doc->id_len == 0) return blend_seterr(err, BLEND_EINVAL, "document has an empty id");
   if (doc->id_len > 1024) return blend_seterr(err, BLEND_EINVAL, "document id longer than 1024 bytes");
   if (w->ndocs == UINT32_MAX - 1) return blend_seterr(err, BLEND_EINVAL, "too many documents");
+  if (doc->nfields > MAX_FIELDS - 1)
+    return blend_seterr(err, BLEND_EINVAL, "document '%.*s' has %zu fields (max %d)", (int)doc->id_len,
+                        doc->id, doc->nfields, MAX_FIELDS - 1);
   uint32_t d = w->ndocs;
   uint32_t fids[MAX_FIELDS];
   for (size_t f = 0; f < doc->nfields; f++) {

@@ -317,6 +317,27 @@ TEST(kernels_match_twins) {
   double mx = 0;
   for (int i = 0; i <= 2000; i++) mx = fmax(mx, fabs(g[i] - k_ref_gelu(x[i])));
   CHECKF(mx < 2e-6, "gelu vs erf twin: %.3g", mx);
+  /* exp over the softmax range, relative */
+  float e[2001], xs[2001];
+  for (int i = 0; i <= 2000; i++) xs[i] = -80.0f + (float)i * 0.04f;
+  k_exp(xs, e, 2001);
+  mx = 0;
+  for (int i = 0; i <= 2000; i++) mx = fmax(mx, fabs(e[i] / exp((double)xs[i]) - 1));
+  CHECKF(mx < 5e-7, "exp relative error %.3g", mx);
+  /* residual + LayerNorm vs the double twin (n = 383: a ragged tail) */
+  float a[383], r[383], g2[383], b2[383], t[383];
+  for (int i = 0; i < 383; i++) {
+    a[i] = sinf((float)i) * 3.0f + 0.5f;
+    r[i] = cosf((float)i * 0.7f);
+    g2[i] = 1.0f + 0.01f * (float)(i % 7);
+    b2[i] = 0.02f * (float)(i % 5);
+    t[i] = a[i] + r[i];
+  }
+  k_add_layernorm(a, r, 383, g2, b2, 1e-12f);
+  k_ref_layernorm(t, 383, g2, b2, 1e-12f);
+  mx = 0;
+  for (int i = 0; i < 383; i++) mx = fmax(mx, fabs(a[i] - t[i]));
+  CHECKF(mx < 2e-6, "layernorm vs twin: %.3g", mx);
   /* attention: a long sequence (several key blocks) vs the masked twin */
   size_t T = 300, d = 32, ld = 3 * d;
   float *qkv = malloc(T * ld * sizeof *qkv), *o1 = malloc(T * d * 4), *o2 = malloc(T * d * 4);

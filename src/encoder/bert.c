@@ -468,7 +468,8 @@ int bert_forward(bert_model *m, size_t n, const int32_t *const *ids,
     gemm(&f, f.inter, &L->out, f.ctx, H, EPI_ADD_LN, L->ln2_g, L->ln2_b);
   }
   if ((rc = atomic_load(&f.failed))) {
-    rc = blend_seterr(err, rc, "out of memory in the forward pass");
+    rc = blend_seterr(err, rc, "a linear layer failed in the forward pass (%s)",
+                      blend_status_name(rc));
     goto done;
   }
   for (size_t s = 0; s < n; s++) {

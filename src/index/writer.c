@@ -26,21 +26,21 @@
 #include "index/index.h"
 #include "util/util.h"
 
+/* A term's postings while indexing, appended token by token with no
+** per-document buffering: for each document, varint doc delta (from the
+** term's previous document; the first is the doc itself), then one varint
+** per occurrence, position delta + 1 (so never 0; 1 per occurrence when
+** positions are off), then a 0 that closes the document — written when the
+** term's next document starts, so the last document is closed by the end of
+** the buffer. */
 typedef struct term_buf {
-  bbuf post;        /* varint: doc delta, tf, positions deltas (if enabled) */
+  bbuf post;
   uint32_t last_doc;
   uint32_t ndocs;   /* docs in buffer (incl. later-deleted ones) */
-  uint32_t term;    /* term number (key in the writer's term map) */
+  uint32_t term;    /* analyzer term id */
   uint32_t field;
-  /* occurrences in the document being inverted: a linked list in occs */
-  uint32_t seen;    /* doc + 1 when touched by the current document */
-  uint32_t head, tail, tf;
+  uint32_t last_pos; /* previous position in the current document */
 } term_buf;
-
-typedef struct occ {     /* one token occurrence in the current document */
-  uint32_t pos;
-  uint32_t next;
-} occ;
 
 struct blend_writer {
   char *dir;
@@ -52,8 +52,6 @@ struct blend_writer {
   uint32_t *slot[MAX_FIELDS]; /* [field][analyzer term id] → index into tb, or NONE */
   term_buf *tb;
   uint32_t nterms, tb_cap;
-  uint32_t *touched;         /* tb indices touched by the current document */
-  uint32_t ntouched, touched_cap;
   bbuf lens[MAX_FIELDS];     /* u32 field length (tokens) per doc */
   bbuf stored;               /* per doc: varint nfields, (varint field, varint len, bytes)... */
   bbuf stored_off;           /* u64 offset per doc into stored */
@@ -63,8 +61,6 @@ struct blend_writer {
   uint8_t *deleted;          /* per doc flag */
   uint32_t ndocs, deleted_cap;
   uint64_t duplicates;
-  occ *occs;
-  size_t nocc, occ_cap;
   /* analysis callback state */
   uint32_t cur_doc, cur_field, pos_base, field_len, flat_len;
   int failed;
@@ -115,7 +111,6 @@ void blend_writer_close(blend_writer *w) {
   }
   for (uint32_t i = 0; i < w->nterms; i++) bbuf_free(&w->tb[i].post);
   free(w->tb);
-  free(w->touched);
   for (uint32_t f = 0; f < MAX_FIELDS; f++) free(w->slot[f]);
   strmap_free(w->id_map);
   bbuf_free(&w->stored);
@@ -123,7 +118,6 @@ void blend_writer_close(blend_writer *w) {
   bbuf_free(&w->ids);
   bbuf_free(&w->ids_off);
   free(w->deleted);
-  free(w->occs);
   free(w);
 }
 
@@ -168,7 +162,7 @@ static int cover_term(blend_writer *w, uint32_t t) {
   return 0;
 }
 
-/* Record an occurrence of term number t in field f at pos. */
+/* Record an occurrence of term id t in field f at pos. */
 static int touch(blend_writer *w, uint32_t f, uint32_t t, uint32_t pos) {
   uint32_t idx = w->slot[f][t];
   if (idx == NONE) {
@@ -185,35 +179,18 @@ static int touch(blend_writer *w, uint32_t f, uint32_t t, uint32_t pos) {
     w->tb[idx].field = f;
     w->slot[f][t] = idx;
   }
-  if (w->nocc == w->occ_cap) {
-    size_t cap = w->occ_cap ? w->occ_cap * 2 : 1024;
-    occ *p = realloc(w->occs, cap * sizeof *p);
-    if (!p) return -1;
-    w->occs = p;
-    w->occ_cap = cap;
-  }
-  uint32_t o = (uint32_t)w->nocc++;
-  w->occs[o].pos = pos;
-  w->occs[o].next = NONE;
   term_buf *tb = &w->tb[idx];
-  if (tb->seen != w->cur_doc + 1) {
-    if (w->ntouched == w->touched_cap) {
-      uint32_t cap = w->touched_cap ? w->touched_cap * 2 : 1024;
-      uint32_t *p = realloc(w->touched, cap * sizeof *p);
-      if (!p) return -1;
-      w->touched = p;
-      w->touched_cap = cap;
-    }
-    w->touched[w->ntouched++] = idx;
-    tb->seen = w->cur_doc + 1;
-    tb->head = tb->tail = o;
-    tb->tf = 1;
-  } else {
-    w->occs[tb->tail].next = o;
-    tb->tail = o;
-    tb->tf++;
+  uint32_t doc = w->cur_doc;
+  if (tb->ndocs == 0 || tb->last_doc != doc) {
+    if (tb->ndocs && bbuf_putc(&tb->post, 0)) return -1;
+    if (bbuf_put_varint(&tb->post, tb->ndocs ? doc - tb->last_doc : doc)) return -1;
+    tb->last_doc = doc;
+    tb->ndocs++;
+    tb->last_pos = 0;
   }
-  return 0;
+  uint32_t v = w->cfg.positions ? pos - tb->last_pos + 1 : 1;
+  tb->last_pos = pos;
+  return bbuf_put_varint(&tb->post, v);
 }
 
 static int on_token(void *ctx, const blend_token *t) {
@@ -226,27 +203,6 @@ static int on_token(void *ctx, const blend_token *t) {
   }
   w->field_len++;
   w->flat_len = w->pos_base + t->position + 1;
-  return 0;
-}
-
-/* Append the current document's occurrences to the touched terms' buffers. */
-static int flush_occs(blend_writer *w, uint32_t doc) {
-  for (uint32_t i = 0; i < w->ntouched; i++) {
-    term_buf *t = &w->tb[w->touched[i]];
-    uint32_t delta = t->ndocs ? doc - t->last_doc : doc;
-    if (bbuf_put_varint(&t->post, delta) || bbuf_put_varint(&t->post, t->tf)) return -1;
-    if (w->cfg.positions) {
-      uint32_t prev = 0;
-      for (uint32_t o = t->head; o != NONE; o = w->occs[o].next) {
-        if (bbuf_put_varint(&t->post, w->occs[o].pos - prev)) return -1;
-        prev = w->occs[o].pos;
-      }
-    }
-    t->last_doc = doc;
-    t->ndocs++;
-  }
-  w->ntouched = 0;
-  w->nocc = 0;
   return 0;
 }
 
@@ -283,7 +239,6 @@ int blend_writer_add(blend_writer *w, const blend_doc *doc, blend_error *err) {
     flat_tokens += w->field_len;
     w->pos_base = w->flat_len + 1; /* a gap between fields keeps phrases inside one */
   }
-  if (flush_occs(w, d)) return blend_seterr(err, BLEND_ENOMEM, "out of memory while indexing");
   flens[0] = flat_tokens;
   for (uint32_t f = 0; f < w->nfields; f++) {
     if (bbuf_put_u32(&w->lens[f], flens[f])) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
@@ -387,24 +342,25 @@ static int encode_term(blend_writer *w, const term_buf *t, const uint32_t *remap
   uint32_t doc = 0, n = 0;
   uint64_t cf = 0;
   for (uint32_t i = 0; i < t->ndocs; i++) {
-    uint64_t delta, tf;
-    if (varint_read(&p, end, &delta) || varint_read(&p, end, &tf)) return -1;
+    uint64_t delta, v;
+    if (varint_read(&p, end, &delta)) return -1;
     doc = i == 0 ? (uint32_t)delta : doc + (uint32_t)delta;
     int live = !w->deleted[doc];
+    uint32_t tf = 0;
+    size_t pos_start = ps->pos.len;
+    while (p < end && *p != 0) {
+      if (varint_read(&p, end, &v)) return -1;
+      if (live && w->cfg.positions && bbuf_put_varint(&ps->pos, v - 1)) return -1;
+      tf++;
+    }
+    if (p < end) p++; /* the document's closing 0 */
     if (live) {
       ps->docs[n] = remap[doc];
-      ps->tfs[n] = (uint32_t)tf;
-      ps->pos_doc_off[n] = (uint32_t)ps->pos.len;
+      ps->tfs[n] = tf;
+      ps->pos_doc_off[n] = (uint32_t)pos_start;
       cf += tf;
+      n++;
     }
-    if (w->cfg.positions) {
-      for (uint64_t k = 0; k < tf; k++) {
-        uint64_t pd;
-        if (varint_read(&p, end, &pd)) return -1;
-        if (live && bbuf_put_varint(&ps->pos, pd)) return -1;
-      }
-    }
-    if (live) n++;
   }
   if (n == 0) return 0;
   ps->pos_doc_off[n] = (uint32_t)ps->pos.len;

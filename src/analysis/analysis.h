@@ -15,6 +15,7 @@ enum seg_kind { SEG_WORD = 1, SEG_CJK = 2 };
 typedef struct seg_token {
   size_t start, end; /* byte span in the text */
   int kind;          /* SEG_WORD or SEG_CJK (one ideograph/kana/hangul char) */
+  int ascii;         /* every byte < 0x80: folding is a table lookup */
 } seg_token;
 
 /* Find the next token at or after *pos; returns 0 at end of text. Invalid

@@ -103,13 +103,7 @@ void blend_analyzer_free(blend_analyzer *a) {
 
 /* NFKC + case fold s[0..n) into a->term; returns byte length or -1 when the
 ** result does not fit a term. */
-static int normalize(blend_analyzer *a, const uint8_t *s, size_t n) {
-  int ascii = 1;
-  for (size_t i = 0; i < n; i++)
-    if (s[i] >= 0x80) {
-      ascii = 0;
-      break;
-    }
+static int normalize(blend_analyzer *a, const uint8_t *s, size_t n, int ascii) {
   if (ascii) {
     if (n > MAX_TERM_BYTES) return -1;
     for (size_t i = 0; i < n; i++) {
@@ -191,7 +185,7 @@ static int emit_id(blend_analyzer *a, uint32_t id, uint32_t pos, size_t start, s
 
 static int emit_word(blend_analyzer *a, const uint8_t *s, const seg_token *st, uint32_t *pos,
                      blend_token_fn fn, void *ctx) {
-  int n = normalize(a, s + st->start, st->end - st->start);
+  int n = normalize(a, s + st->start, st->end - st->start, st->ascii);
   uint32_t p = (*pos)++;
   if (n <= 0) return 0;
   size_t len = (size_t)n;
@@ -241,7 +235,7 @@ static int emit_word(blend_analyzer *a, const uint8_t *s, const seg_token *st, u
 /* Emit one CJK unit (a character or a bigram spanning [start, end)). */
 static int emit_cjk(blend_analyzer *a, const uint8_t *s, size_t start, size_t end, uint32_t pos,
                     blend_token_fn fn, void *ctx) {
-  int n = normalize(a, s + start, end - start);
+  int n = normalize(a, s + start, end - start, 0);
   if (n <= 0) return 0;
   uint32_t id;
   if (term_id(a, a->term, (size_t)n, &id)) return -1;

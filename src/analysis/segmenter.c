@@ -21,18 +21,27 @@ static int is_cjk(int32_t c) {
          (c >= 0xAC00 && c <= 0xD7AF) || (c >= 0x3130 && c <= 0x318F);
 }
 
+/* ASCII classes by table: most text is ASCII */
+#define L C_LETTER
+#define D C_DIGIT
+static const uint8_t ascii_class[128] = {
+    ['0'] = D, ['1'] = D, ['2'] = D, ['3'] = D, ['4'] = D, ['5'] = D, ['6'] = D, ['7'] = D,
+    ['8'] = D, ['9'] = D,
+    ['a'] = L, ['b'] = L, ['c'] = L, ['d'] = L, ['e'] = L, ['f'] = L, ['g'] = L, ['h'] = L,
+    ['i'] = L, ['j'] = L, ['k'] = L, ['l'] = L, ['m'] = L, ['n'] = L, ['o'] = L, ['p'] = L,
+    ['q'] = L, ['r'] = L, ['s'] = L, ['t'] = L, ['u'] = L, ['v'] = L, ['w'] = L, ['x'] = L,
+    ['y'] = L, ['z'] = L,
+    ['A'] = L, ['B'] = L, ['C'] = L, ['D'] = L, ['E'] = L, ['F'] = L, ['G'] = L, ['H'] = L,
+    ['I'] = L, ['J'] = L, ['K'] = L, ['L'] = L, ['M'] = L, ['N'] = L, ['O'] = L, ['P'] = L,
+    ['Q'] = L, ['R'] = L, ['S'] = L, ['T'] = L, ['U'] = L, ['V'] = L, ['W'] = L, ['X'] = L,
+    ['Y'] = L, ['Z'] = L,
+    ['_'] = C_UNDERSCORE, [':'] = C_MIDLETTER, [','] = C_MIDNUM, [';'] = C_MIDNUM,
+    ['.'] = C_MIDNUMLET, ['\''] = C_MIDNUMLET};
+#undef L
+#undef D
+
 static enum cclass classify(int32_t c) {
-  if (c < 0x80) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return C_LETTER;
-    if (c >= '0' && c <= '9') return C_DIGIT;
-    switch (c) {
-      case '_': return C_UNDERSCORE;
-      case ':': return C_MIDLETTER;
-      case ',': case ';': return C_MIDNUM;
-      case '.': case '\'': return C_MIDNUMLET;
-      default: return C_OTHER;
-    }
-  }
+  if (c < 0x80) return (enum cclass)ascii_class[c];
   if (is_cjk(c)) return C_CJK;
   switch (c) {
     case 0x00B7: case 0x0387: case 0x05F4: case 0x2027: case 0xFE13: case 0xFE55: case 0xFF1A:
@@ -89,17 +98,28 @@ int seg_next(const uint8_t *s, size_t len, size_t *pos, seg_token *tok) {
     return 0;
   }
   tok->start = i;
+  int ascii = n == 1;
   if (cls == C_CJK) {
     tok->end = i + n;
     tok->kind = SEG_CJK;
+    tok->ascii = 0;
     *pos = i + n;
     return 1;
   }
   enum cclass last = cls; /* last letter-or-digit class, for mid rules */
   i += n;
   while (i < len) {
-    int32_t c = decode(s, len, i, &n);
-    enum cclass k = c < 0 ? C_OTHER : classify(c);
+    int32_t c;
+    enum cclass k;
+    if (s[i] < 0x80) {
+      c = s[i];
+      n = 1;
+      k = (enum cclass)ascii_class[c];
+    } else {
+      c = decode(s, len, i, &n);
+      k = c < 0 ? C_OTHER : classify(c);
+      ascii = 0;
+    }
     if (k == C_LETTER || k == C_DIGIT) {
       last = k;
       i += n;
@@ -110,6 +130,7 @@ int seg_next(const uint8_t *s, size_t len, size_t *pos, seg_token *tok) {
       size_t n2;
       int32_t c2 = decode(s, len, i + n, &n2);
       enum cclass k2 = c2 < 0 ? C_OTHER : classify(c2);
+      if (n2 > 1) ascii = 0;
       int ok = 0;
       if (last == C_LETTER && k2 == C_LETTER) ok = (k == C_MIDLETTER || k == C_MIDNUMLET);
       else if (last == C_DIGIT && k2 == C_DIGIT) ok = (k == C_MIDNUM || k == C_MIDNUMLET);
@@ -123,6 +144,7 @@ int seg_next(const uint8_t *s, size_t len, size_t *pos, seg_token *tok) {
   }
   tok->end = i;
   tok->kind = SEG_WORD;
+  tok->ascii = ascii;
   *pos = i;
   return 1;
 }

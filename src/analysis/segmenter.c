@@ -88,8 +88,13 @@ int seg_next(const uint8_t *s, size_t len, size_t *pos, seg_token *tok) {
   enum cclass cls = C_OTHER;
   /* skip separators */
   while (i < len) {
-    int32_t c = decode(s, len, i, &n);
-    cls = c < 0 ? C_OTHER : classify(c);
+    if (s[i] < 0x80) {
+      n = 1;
+      cls = (enum cclass)ascii_class[s[i]];
+    } else {
+      int32_t c = decode(s, len, i, &n);
+      cls = c < 0 ? C_OTHER : classify(c);
+    }
     if (cls == C_LETTER || cls == C_DIGIT || cls == C_CJK) break;
     i += n;
   }
@@ -109,6 +114,14 @@ int seg_next(const uint8_t *s, size_t len, size_t *pos, seg_token *tok) {
   enum cclass last = cls; /* last letter-or-digit class, for mid rules */
   i += n;
   while (i < len) {
+    /* a run of ASCII letters or digits, the common case */
+    while (i < len && s[i] < 0x80) {
+      enum cclass a = (enum cclass)ascii_class[s[i]];
+      if (a != C_LETTER && a != C_DIGIT) break;
+      last = a;
+      i++;
+    }
+    if (i >= len) break;
     int32_t c;
     enum cclass k;
     if (s[i] < 0x80) {

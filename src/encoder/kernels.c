@@ -149,62 +149,63 @@ size_t k_attention_scratch(size_t T, size_t d) {
 }
 
 /* S[i][j] = scale · q_i · k_j for i < T, j < np (np multiple of 32; kt holds
-** the keys transposed, zero beyond the block), 4 queries × 32 keys at a time. */
+** the keys transposed, zero beyond the block), 8 queries × 16 keys at a time:
+** each query value feeds one FMA, so it becomes an embedded-broadcast
+** operand instead of a separate broadcast instruction. */
 static void scores(const float *q, size_t ld, size_t T, size_t d, const float *kt, size_t np,
                    float scale, float *S) {
-  for (size_t i0 = 0; i0 < T; i0 += 4) {
-    const float *qr[4];
-    for (int r = 0; r < 4; r++) qr[r] = q + (i0 + r < T ? i0 + r : T - 1) * ld;
-    for (size_t j0 = 0; j0 < np; j0 += 32) {
-      v16 a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0}, a20 = {0}, a21 = {0}, a30 = {0}, a31 = {0};
+  for (size_t i0 = 0; i0 < T; i0 += 8) {
+    const float *qr[8];
+    for (int r = 0; r < 8; r++) qr[r] = q + (i0 + r < T ? i0 + r : T - 1) * ld;
+    for (size_t j0 = 0; j0 < np; j0 += 16) {
+      v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
       for (size_t c = 0; c < d; c++) {
-        v16 b0 = ld16(kt + c * np + j0), b1 = ld16(kt + c * np + j0 + 16);
-        v16 x0 = bc16(qr[0][c]), x1 = bc16(qr[1][c]), x2 = bc16(qr[2][c]), x3 = bc16(qr[3][c]);
-        a00 += x0 * b0; a01 += x0 * b1;
-        a10 += x1 * b0; a11 += x1 * b1;
-        a20 += x2 * b0; a21 += x2 * b1;
-        a30 += x3 * b0; a31 += x3 * b1;
+        v16 b = ld16(kt + c * np + j0);
+        a0 += bc16(qr[0][c]) * b;
+        a1 += bc16(qr[1][c]) * b;
+        a2 += bc16(qr[2][c]) * b;
+        a3 += bc16(qr[3][c]) * b;
+        a4 += bc16(qr[4][c]) * b;
+        a5 += bc16(qr[5][c]) * b;
+        a6 += bc16(qr[6][c]) * b;
+        a7 += bc16(qr[7][c]) * b;
       }
-      v16 acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
-      for (size_t r = 0; r < 4 && i0 + r < T; r++) {
-        st16(S + (i0 + r) * np + j0, acc[r][0] * scale);
-        st16(S + (i0 + r) * np + j0 + 16, acc[r][1] * scale);
-      }
+      v16 acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+      for (size_t r = 0; r < 8 && i0 + r < T; r++) st16(S + (i0 + r) * np + j0, acc[r] * scale);
     }
   }
 }
 
-/* out[i][0..d) (+)= Σ_{j<n} P[i][j] · v_j, 4 queries × 32 columns at a time;
-** accumulate != 0 adds to what out holds. */
+/* out[i][0..d) (+)= Σ_{j<n} P[i][j] · v_j, 8 queries × 16 columns at a time
+** (embedded-broadcast FMAs as in scores); accumulate != 0 adds to what out
+** holds. */
 static void weighted_values(const float *P, size_t np, size_t n, const float *v, size_t ld,
                             size_t T, size_t d, float *out, size_t ldo, int accumulate) {
-  size_t dv = d / 32 * 32;
-  for (size_t i0 = 0; i0 < T; i0 += 4) {
-    const float *pr[4];
-    for (int r = 0; r < 4; r++) pr[r] = P + (i0 + r < T ? i0 + r : T - 1) * np;
-    for (size_t c0 = 0; c0 < dv; c0 += 32) {
-      v16 a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0}, a20 = {0}, a21 = {0}, a30 = {0}, a31 = {0};
+  size_t dv = d / 16 * 16;
+  for (size_t i0 = 0; i0 < T; i0 += 8) {
+    const float *pr[8];
+    for (int r = 0; r < 8; r++) pr[r] = P + (i0 + r < T ? i0 + r : T - 1) * np;
+    for (size_t c0 = 0; c0 < dv; c0 += 16) {
+      v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
       for (size_t j = 0; j < n; j++) {
-        v16 b0 = ld16(v + j * ld + c0), b1 = ld16(v + j * ld + c0 + 16);
-        v16 x0 = bc16(pr[0][j]), x1 = bc16(pr[1][j]), x2 = bc16(pr[2][j]), x3 = bc16(pr[3][j]);
-        a00 += x0 * b0; a01 += x0 * b1;
-        a10 += x1 * b0; a11 += x1 * b1;
-        a20 += x2 * b0; a21 += x2 * b1;
-        a30 += x3 * b0; a31 += x3 * b1;
+        v16 b = ld16(v + j * ld + c0);
+        a0 += bc16(pr[0][j]) * b;
+        a1 += bc16(pr[1][j]) * b;
+        a2 += bc16(pr[2][j]) * b;
+        a3 += bc16(pr[3][j]) * b;
+        a4 += bc16(pr[4][j]) * b;
+        a5 += bc16(pr[5][j]) * b;
+        a6 += bc16(pr[6][j]) * b;
+        a7 += bc16(pr[7][j]) * b;
       }
-      v16 acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
-      for (size_t r = 0; r < 4 && i0 + r < T; r++) {
+      v16 acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+      for (size_t r = 0; r < 8 && i0 + r < T; r++) {
         float *o = out + (i0 + r) * ldo + c0;
-        if (accumulate) {
-          acc[r][0] += ld16(o);
-          acc[r][1] += ld16(o + 16);
-        }
-        st16(o, acc[r][0]);
-        st16(o + 16, acc[r][1]);
+        st16(o, accumulate ? acc[r] + ld16(o) : acc[r]);
       }
     }
-    /* head sizes that are not a multiple of 32: plain loops for the rest */
-    for (size_t r = 0; r < 4 && i0 + r < T; r++)
+    /* head sizes that are not a multiple of 16: plain loops for the rest */
+    for (size_t r = 0; r < 8 && i0 + r < T; r++)
       for (size_t c = dv; c < d; c++) {
         float a = accumulate ? out[(i0 + r) * ldo + c] : 0.0f;
         for (size_t j = 0; j < n; j++) a += pr[r][j] * v[j * ld + c];

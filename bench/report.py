@@ -142,6 +142,10 @@ def summarise(rows):
     return res
 
 
+def times(x):
+    return "—" if x is None else f"{fmt(x, 2)}×"
+
+
 def ratio(a, b):
     return a / b if a and b else None
 
@@ -198,7 +202,8 @@ def render(rows, command):
         L.append("")
         L.append("CPU-time view (user+sys of the process; less sensitive to other jobs on a shared "
                  "machine): " + "; ".join(
-                     f"{LABEL.get(e, e)} index {fmt(res[(ds, e)].get('index_cpu'), 3)} CPU s, "
+                     (f"{LABEL.get(e, e)} index {fmt(res[(ds, e)].get('index_cpu'), 3)} CPU s, "
+                      if res[(ds, e)].get("index_cpu") is not None else f"{LABEL.get(e, e)} ") +
                      f"{fmt(res[(ds, e)].get('qps_cpu'))} queries per CPU s" for e in engines) + ".")
         cli = [r for r in rows if r.get("phase") == "cli_index" and r.get("dataset") == ds]
         if cli:
@@ -242,7 +247,7 @@ def render(rows, command):
                 for p in peers:
                     s = res[(ds, p)]
                     ri, rq = ratio(b["mb_per_s"], s.get("mb_per_s")), ratio(b["qps"], s.get("qps"))
-                    L.append(f"| {LABEL[be]} / {LABEL.get(p, p)} | {fmt(ri, 2)}× | {fmt(rq, 2)}× |")
+                    L.append(f"| {LABEL[be]} / {LABEL.get(p, p)} | {times(ri)} | {times(rq)} |")
             fast_i = max((res[(ds, p)].get("mb_per_s") or 0, p) for p in peers)
             fast_q = max((res[(ds, p)].get("qps") or 0, p) for p in peers)
             L.append("")
@@ -257,9 +262,9 @@ def render(rows, command):
                     f"Goal for {LABEL[be]} (≥{GOAL_INDEX:g}× the faster peer in indexing throughput, "
                     f"≥{GOAL_QPS:g}× in QPS): indexing {fmt(gi, 2)}× vs {LABEL.get(fast_i[1])} — "
                     f"{'met' if gi and gi >= GOAL_INDEX else 'NOT met'}; "
-                    f"QPS {fmt(gq, 2)}× vs {LABEL.get(fast_q[1])} — "
+                    f"QPS {times(gq)} vs {LABEL.get(fast_q[1])} — "
                     f"{'met' if gq and gq >= GOAL_QPS else 'NOT met'}. "
-                    f"In CPU time: indexing {fmt(ci, 2)}×, QPS {fmt(cq, 2)}× the best peer.")
+                    f"In CPU time: indexing {times(ci)}, QPS {times(cq)} the best peer.")
         L.append("")
     L.append(ANALYSIS_NOTES)
     L.append(METHOD_NOTES)

@@ -50,8 +50,8 @@ METHOD_NOTES = """\
 **Method.** Every engine runs through a small driver built against the same
 `bench/common.c`: corpus.jsonl is read line by line with getline + cJSON and
 handed to the engine (that reading is inside the indexing time for all three;
-a parse-only pass is run first, which also warms the page cache, and its time
-is shown as *parse s*). Indexing = open a fresh index, add every document,
+a parse-only pass is run first, which also warms the page cache; its time is
+quoted under each table as "shared JSON reading"). Indexing = open a fresh index, add every document,
 commit to disk, close; wall seconds by CLOCK_MONOTONIC; MB/s = corpus.jsonl
 bytes / index seconds; index MB = apparent size of the index directory/file
 (`du -sb`); peak RSS = `getrusage` ru_maxrss of the indexing process / of the
@@ -60,13 +60,13 @@ qrels/test.tsv with its text from queries.jsonl, top-10, one thread,
 in-process: one warm-up pass, then at least `BENCH_PASSES` timed passes, more
 (up to 256) until they cover 2 s so that fast engines are not judged on a few
 milliseconds; QPS = queries / median pass time (min–max QPS over passes in
-brackets). Each hit's external doc id is
-fetched inside the timed loop for every engine. nDCG@10 is computed by the
+brackets). Each hit's external doc id is fetched inside the timed loop for
+every engine. nDCG@10 is computed by the
 driver from the last pass with trec_eval semantics (hits ranked by score,
 ties by docid descending; graded gain, log2 discount; queries without hits
 count 0; identical query/doc ids not removed) — it equals libblend's
-`blend_evaluate` on the TREC run files written to `build/bench/runs/`. Index figures are the median of the
-index runs. Drivers: `-O2 -march=native`; Xapian and SQLite are the Debian
+`blend_evaluate` on the TREC run files written to `build/bench/runs/`.
+Index figures are the median of the index runs. Drivers: `-O2 -march=native`; Xapian and SQLite are the Debian
 packages (generic `-O2` builds). Machines are shared and noisy: the numbers are
 medians, small differences are not significant.
 """

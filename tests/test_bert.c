@@ -755,3 +755,107 @@ TEST(cli_embed_and_rerank) {
          ndocs, top);
   free_recs(&rs);
 }
+
+/* A copy of the bi-encoder fixture with its own modules.json and pooling
+** config (weights and the rest linked). */
+static const char *pooling_variant(const char *src, const char *name, const char *modules,
+                                   const char *pooling) {
+  static char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s/%s", test_tmpdir(), name);
+  mkdir(dir, 0755);
+  const char *files[] = {"config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json",
+                         "sentence_bert_config.json"};
+  for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+    char a[PATH_MAX + 64], b[PATH_MAX + 64];
+    snprintf(a, sizeof a, "%s/%s", src, files[i]);
+    snprintf(b, sizeof b, "%s/%s", dir, files[i]);
+    if (symlink(a, b) != 0) return NULL;
+  }
+  char p[PATH_MAX + 64];
+  snprintf(p, sizeof p, "%s/modules.json", dir);
+  if (file_write_atomic(p, modules, strlen(modules), NULL)) return NULL;
+  snprintf(p, sizeof p, "%s/1_Pooling", dir);
+  mkdir(p, 0755);
+  snprintf(p, sizeof p, "%s/1_Pooling/config.json", dir);
+  if (file_write_atomic(p, pooling, strlen(pooling), NULL)) return NULL;
+  return dir;
+}
+
+/* CLS and max pooling, and no Normalize module: the packed fast path must
+** agree with the padded twin's independent masked pooling, and only a
+** Normalize module makes unit vectors. */
+TEST(pooling_modes_and_normalize) {
+  const char *src = fixture("bert-tiny-random");
+  if (!src) SKIP("../shared/fixtures not found");
+  char srcdir[PATH_MAX];
+  REQUIRE(realpath(src, srcdir) != NULL);
+  char path[PATH_MAX + 64];
+  snprintf(path, sizeof path, "%s/reference.jsonl", srcdir);
+  recs rs;
+  REQUIRE(load_recs(path, &rs) == 0);
+  const char *mods_norm =
+      "[{\"idx\":0,\"name\":\"0\",\"path\":\"\",\"type\":\"sentence_transformers.models.Transformer\"},"
+      "{\"idx\":1,\"name\":\"1\",\"path\":\"1_Pooling\",\"type\":\"sentence_transformers.models.Pooling\"},"
+      "{\"idx\":2,\"name\":\"2\",\"path\":\"2_Normalize\",\"type\":\"sentence_transformers.models.Normalize\"}]";
+  const char *mods_plain =
+      "[{\"idx\":0,\"name\":\"0\",\"path\":\"\",\"type\":\"sentence_transformers.models.Transformer\"},"
+      "{\"idx\":1,\"name\":\"1\",\"path\":\"1_Pooling\",\"type\":\"sentence_transformers.models.Pooling\"}]";
+  struct {
+    const char *name, *modules, *pooling;
+    int mode, normalize;
+  } v[] = {
+      {"cls", mods_norm, "{\"word_embedding_dimension\":128,\"pooling_mode_cls_token\":true}",
+       BERT_POOL_CLS, 1},
+      {"max", mods_norm, "{\"word_embedding_dimension\":128,\"pooling_mode_max_tokens\":true}",
+       BERT_POOL_MAX, 1},
+      {"mean-plain", mods_plain,
+       "{\"word_embedding_dimension\":128,\"pooling_mode_mean_tokens\":true}", BERT_POOL_MEAN, 0},
+  };
+  size_t n = 10;
+  const int32_t *ids[10];
+  uint32_t lens[10];
+  for (size_t i = 0; i < n; i++) {
+    ids[i] = rs.r[i * 8].ids;
+    lens[i] = rs.r[i * 8].len;
+  }
+  for (size_t k = 0; k < sizeof v / sizeof *v; k++) {
+    const char *dir = pooling_variant(srcdir, v[k].name, v[k].modules, v[k].pooling);
+    REQUIRE(dir);
+    bert_model *m = NULL;
+    blend_error err = {0};
+    int rc = bert_load(dir, 2, BERT_F32_PACKED, &m, &err);
+    CHECKF(rc == 0, "%s: %s", v[k].name, err.message);
+    if (rc) continue;
+    CHECK_EQ_INT(m->cfg.pooling, v[k].mode);
+    CHECK_EQ_INT(m->cfg.normalize, v[k].normalize);
+    float fast[10 * 128], ref[10 * 128];
+    CHECK(bert_forward(m, n, ids, NULL, lens, fast, &err) == 0);
+    CHECK(bert_forward_ref(m, n, ids, NULL, lens, ref, &err) == 0);
+    double mx = 0, norm_dev = 0, cls_vs_mean = 0;
+    for (size_t i = 0; i < n; i++) {
+      double nn = 0;
+      for (size_t c = 0; c < 128; c++) {
+        mx = fmax(mx, fabs(fast[i * 128 + c] - ref[i * 128 + c]));
+        nn += (double)fast[i * 128 + c] * fast[i * 128 + c];
+        cls_vs_mean = fmax(cls_vs_mean, fabs(fast[i * 128 + c] - rs.r[i * 8].emb[c]));
+      }
+      norm_dev = fmax(norm_dev, fabs(sqrt(nn) - 1));
+    }
+    CHECKF(mx <= 1e-5, "%s: fast vs twin %.3g", v[k].name, mx);
+    if (v[k].normalize) CHECKF(norm_dev < 1e-5, "%s: not unit length (%.3g)", v[k].name, norm_dev);
+    else CHECKF(norm_dev > 1e-2, "%s: unit length without a Normalize module", v[k].name);
+    /* a different pooling really is different from the mean reference */
+    if (v[k].mode != BERT_POOL_MEAN) CHECKF(cls_vs_mean > 1e-2, "%s equals mean pooling", v[k].name);
+    bert_free(m);
+  }
+  /* unsupported pooling is refused, naming the file and mode */
+  const char *bad = pooling_variant(srcdir, "lasttoken", mods_norm,
+                                    "{\"pooling_mode_lasttoken\":true}");
+  REQUIRE(bad);
+  bert_model *m = NULL;
+  blend_error err = {0};
+  CHECK(bert_load(bad, 1, BERT_F32_PACKED, &m, &err) == BLEND_EUNSUPPORTED);
+  CHECKF(strstr(err.message, "1_Pooling/config.json") && strstr(err.message, "lasttoken"),
+         "message: %s", err.message);
+  free_recs(&rs);
+}

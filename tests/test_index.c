@@ -157,6 +157,15 @@ TEST(explain_adds_up_and_multifield) {
   REQUIRE(blend_search(s, "dogs", &o, &r, NULL) == 0);
   /* title weight 0: only the text field counts; d2 and d4 both have "dog" in text */
   CHECK_EQ_INT(r.count, 2);
+  /* a must clause over several fields is met by any of them */
+  REQUIRE(blend_search(s, "+birds +morning", &o, &r, NULL) == 0);
+  CHECK_EQ_INT(r.count, 1); /* d3: "birds" in title and text, "morning" only in text */
+  REQUIRE(blend_search(s, "+mixed cat", &o, &r, NULL) == 0);
+  CHECK_EQ_INT(r.count, 1); /* only d4's title has "mixed" */
+  REQUIRE(blend_search(s, "+zebra cat", &o, &r, NULL) == 0);
+  CHECK_EQ_INT(r.count, 0); /* a must term found in no field matches nothing */
+  REQUIRE(blend_search(s, "cat -mixed", &o, &r, NULL) == 0);
+  CHECK_EQ_INT(r.count, 2); /* a must-not term in any field excludes */
   for (uint32_t i = 0; i < r.count; i++)
     for (uint32_t t = 0; t < r.hits[i].nterms; t++)
       if (!strcmp(r.hits[i].terms[t].field, "title")) CHECK(r.hits[i].terms[t].score == 0);

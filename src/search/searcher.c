@@ -170,17 +170,7 @@ static int build_scorers(blend_searcher *s, uint32_t segno, const unit *units, u
       if (r < 0) *corrupt = 1;
       if (r <= 0) found = 0;
     }
-    if (!found) {
-      if (c->occur == OCCUR_MUST) {
-        /* a must clause over several fields matches if any field does */
-        int other = 0;
-        for (uint32_t v = 0; v < nunits; v++)
-          if (v != u && units[v].clause == units[u].clause) other = 1;
-        if (!other) return -1;
-      }
-      continue;
-    }
-    if (c->nterms > 1 && !seg->positions) continue;
+    if (!found || (c->nterms > 1 && !seg->positions)) continue;
     scorer *sc = &s->sc[nsc++];
     memset(sc, 0, sizeof *sc);
     sc->occur = c->occur;
@@ -216,6 +206,14 @@ static int build_scorers(blend_searcher *s, uint32_t segno, const unit *units, u
       sc->upper = bm25(sc->weight, mtf, sc->K[mn]);
       scorer_init_phrase(sc);
     }
+  }
+  /* a must clause (over one or several fields) with no scorer here means
+     no document of this segment can match */
+  for (uint32_t u = 0; u < nunits; u++) {
+    if (s->q.clauses[units[u].clause].occur != OCCUR_MUST) continue;
+    int have = 0;
+    for (uint32_t i = 0; i < nsc && !have; i++) have = s->sc[i].clause == units[u].clause;
+    if (!have) return -1;
   }
   return (int)nsc;
 }

@@ -103,6 +103,7 @@ bench:
 	@BLEND_BENCH_DEPS=1 scripts/install-deps.sh
 	@$(MAKE) --no-print-directory MODE=release
 	@bench/run.sh
+	@bench/encoder.sh
 
 clean:
 	rm -rf build

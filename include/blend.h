@@ -10,9 +10,9 @@
 **  - The library never prints and never exits. There is no global mutable
 **    state: several indexes and models can live in one process.
 **  - Thread safety: an opened blend_index and blend_model are read-only and
-**    may be shared by any number of threads; a blend_searcher, blend_writer or
-**    blend_encoder_session holds per-thread scratch and is used by one thread
-**    at a time.
+**    may be shared by any number of threads (model calls take their own
+**    scratch); a blend_searcher, blend_analyzer or blend_writer holds
+**    per-thread state and is used by one thread at a time.
 */
 #ifndef BLEND_H
 #define BLEND_H

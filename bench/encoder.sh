@@ -19,6 +19,8 @@
 #   ENC_WARMUP       untimed warm-up batches per run [2]
 #   ENC_FID_DOCS / ENC_FID_QUERIES  texts for the int8 fidelity check [1000 / 200]
 #   ENC_NO_TORCH=1   skip the PyTorch peer
+#   ENC_TORCH_BLAS_DIR  OpenBLAS build PyTorch loads via LD_LIBRARY_PATH
+#                    [/usr/lib/x86_64-linux-gnu/openblas-openmp, if present]
 #   BENCH_NO_RESULTS=1  print only, leave bench/RESULTS.md alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +28,7 @@ T_START=$(date +%s)
 
 KNOBS=""  # the knobs the caller set, quoted in RESULTS.md
 for v in BLEND_BUILD BENCH_OUT ENC_MODEL ENC_DATA ENC_THREADS ENC_ROUNDS ENC_BATCHES ENC_WARMUP \
-         ENC_FID_DOCS ENC_FID_QUERIES ENC_NO_TORCH; do
+         ENC_FID_DOCS ENC_FID_QUERIES ENC_NO_TORCH ENC_TORCH_BLAS_DIR; do
   if [ -n "${!v:-}" ]; then KNOBS+="$v=\"${!v}\" "; fi
 done
 B=${BLEND_BUILD:-build/release}
@@ -57,6 +59,17 @@ if [ ! -f "$MODEL/model.safetensors" ] || [ ! -f "$MODEL/config.json" ]; then
   $MAKE_MODEL >&2
 fi
 
+# PyTorch's BLAS: Debian's python3-torch calls the generic libblas.so.3, which
+# the alternatives system may point at OpenBLAS's pthread build. That build
+# runs its own threads beside torch's OpenMP pool (oversubscribed at 2
+# threads: ~30% slower here); the OpenMP build shares torch's pool, as the
+# PyTorch anchor in ../shared/fixtures/README.md assumes. Use it when present.
+TORCH_BLAS_DIR=${ENC_TORCH_BLAS_DIR:-/usr/lib/x86_64-linux-gnu/openblas-openmp}
+TORCH_ENV="OPENBLAS_NUM_THREADS=N OMP_NUM_THREADS=N"
+[ -f "$TORCH_BLAS_DIR/libblas.so.3" ] && TORCH_ENV="LD_LIBRARY_PATH=$TORCH_BLAS_DIR $TORCH_ENV"
+torch_env() { # threads -> env assignments
+  echo "${TORCH_ENV//=N/=$1}"
+}
 TORCH=1
 if [ "${ENC_NO_TORCH:-0}" = 1 ] || ! $PY -c 'import torch' 2>/dev/null; then
   echo "encoder: PyTorch peer skipped (ENC_NO_TORCH=1 or python3-torch missing)" >&2
@@ -70,7 +83,7 @@ json_str() { $PY -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
 loadavg() { json_str "$(cut -d' ' -f1-3 /proc/loadavg)"; }
 COMMON="--batch 32 --batches $BATCHES --max-length 128 --warmup $WARMUP --repeat 1"
 BLEND_CMD="$B/bench_encoder --model $MODEL --data $DATA $COMMON --threads N [--int8]"
-TORCH_CMD="OPENBLAS_NUM_THREADS=N OMP_NUM_THREADS=N $PY $TOOLS/reference_bert.py bench --model $MODEL --data $DATA $COMMON --threads N"
+TORCH_CMD="$TORCH_ENV $PY $TOOLS/reference_bert.py bench --model $MODEL --data $DATA $COMMON --threads N"
 {
   printf '{"phase":"meta","load":%s,"date":%s,"cpu":%s,"cores":%s,"kernel":%s,"cc":%s,"blend_rev":%s,"rounds":%s,"batches":%s,"warmup":%s,"threads":%s,"model_cmd":%s,"blend_cmd":%s,"torch_cmd":%s,"fid_cmd":%s}\n' \
     "$(loadavg)" "$(json_str "$(date -u '+%Y-%m-%d %H:%M UTC')")" \
@@ -97,7 +110,7 @@ run_engine() { # engine threads round
     blend-f32) j=$("$B/bench_encoder" --model "$MODEL" --data "$DATA" $COMMON --threads "$t") ;;
     blend-int8) j=$("$B/bench_encoder" --model "$MODEL" --data "$DATA" $COMMON --threads "$t" --int8) ;;
     torch)
-      j=$(OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t /usr/bin/time -f '%M' -o "$OUT/enc_time.txt" \
+      j=$(env $(torch_env "$t") /usr/bin/time -f '%M' -o "$OUT/enc_time.txt" \
             $PY $TOOLS/reference_bert.py bench --model "$MODEL" --data "$DATA" $COMMON --threads "$t")
       j=$($PY -c 'import json,sys; d=json.loads(sys.argv[1]); d["peak_rss_mb"]=round(int(open(sys.argv[2]).read().split()[-1])/1024,1); print(json.dumps(d))' \
             "$j" "$OUT/enc_time.txt") ;;
@@ -109,7 +122,7 @@ run_engine() { # engine threads round
 # measures neither): same model class, same eager ops, same query text as
 # bench_encoder; latency includes tokenization as blend_embed's does.
 torch_extra() { # threads
-  OPENBLAS_NUM_THREADS=$1 OMP_NUM_THREADS=$1 $PY - "$TOOLS" "$MODEL" "$DATA" "$1" "$BATCHES" <<'EOF'
+  env $(torch_env "$1") $PY - "$TOOLS" "$MODEL" "$DATA" "$1" "$BATCHES" <<'EOF'
 import json, sys, time
 tools, model, data, threads, batches = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 sys.path.insert(0, tools)

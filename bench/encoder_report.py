@@ -95,8 +95,9 @@ def build(lines, command):
                                  if "blas" in os.path.basename(b)})) or "?"
         o.append(f"- PyTorch {tv.get('torch', '?')} (`reference_bert.py bench`, eager HF-style ops), BLAS "
                  f"loaded: {blas}; run with `OPENBLAS_NUM_THREADS=N` so its N-thread figure uses N cores "
-                 "(OpenBLAS's pthread build otherwise starts one thread per core whatever "
-                 "`torch.set_num_threads` says)")
+                 "(OpenBLAS otherwise starts one thread per core whatever `torch.set_num_threads` says), "
+                 "and with OpenBLAS's OpenMP build when installed (the pthread build's threads compete "
+                 "with torch's OpenMP pool at 2 threads)")
     o.append(f"- Model: random weights, hidden {H}, {L} layers, {A} heads, intermediate {I}, vocab of "
              f"all-MiniLM-L6-v2: `{meta.get('model_cmd', '?')}`")
     o.append(f"- Texts: SciFact `title + \" \" + text`, {32 * meta.get('batches', 8)} per timed pass "

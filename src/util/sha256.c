@@ -5,13 +5,9 @@
 */
 #include "util/sha256.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -252,52 +248,25 @@ void hex_encode(const uint8_t *in, size_t n, char *out) {
 }
 
 int file_sha256(const char *path, char sha256_hex[65], char *git_sha1_hex, blend_error *err) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return blend_seterr(err, errno == ENOENT ? BLEND_ENOTFOUND : BLEND_EIO, "%s: %s", path,
-                        strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int e = errno;
-    close(fd);
-    return blend_seterr(err, BLEND_EIO, "%s: %s", path, strerror(e));
-  }
+  mapped_file m;
+  int rc = file_map(path, &m, err);
+  if (rc) return rc;
   sha256_ctx c256;
   sha1_ctx c1;
   sha256_init(&c256);
-  sha1_init(&c1);
-  if (git_sha1_hex) {
-    char hdr[48];
-    int n = snprintf(hdr, sizeof hdr, "blob %llu", (unsigned long long)st.st_size);
-    sha1_update(&c1, hdr, (size_t)n + 1); /* includes the NUL */
-  }
-  enum { CHUNK = 1 << 20 };
-  uint8_t *buf = malloc(CHUNK);
-  if (!buf) {
-    close(fd);
-    return blend_seterr(err, BLEND_ENOMEM, "%s: out of memory", path);
-  }
-  for (;;) {
-    ssize_t r = read(fd, buf, CHUNK);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      free(buf);
-      close(fd);
-      return blend_seterr(err, BLEND_EIO, "%s: read: %s", path, strerror(e));
-    }
-    if (r == 0) break;
-    sha256_update(&c256, buf, (size_t)r);
-    if (git_sha1_hex) sha1_update(&c1, buf, (size_t)r);
-  }
-  free(buf);
-  close(fd);
+  sha256_update(&c256, m.data, m.size);
   uint8_t d[32];
   sha256_final(&c256, d);
   hex_encode(d, 32, sha256_hex);
-  if (git_sha1_hex) {
+  if (git_sha1_hex) { /* git's blob id: sha1("blob SIZE\0" + content) */
+    char hdr[48];
+    int n = snprintf(hdr, sizeof hdr, "blob %llu", (unsigned long long)m.size);
+    sha1_init(&c1);
+    sha1_update(&c1, hdr, (size_t)n + 1); /* includes the NUL */
+    sha1_update(&c1, m.data, m.size);
     sha1_final(&c1, d);
     hex_encode(d, 20, git_sha1_hex);
   }
+  file_unmap(&m);
   return BLEND_OK;
 }

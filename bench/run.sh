@@ -143,7 +143,7 @@ done
 printf '{"phase":"meta_end","load":%s}\n' "$(json_str "$(cut -d' ' -f1-3 /proc/loadavg)")" >> "$RES"
 
 # The exact command, for RESULTS.md: `make bench` or run.sh with its knobs.
-if [ -n "${MAKELEVEL:-}" ]; then how="make bench"; else how="bench/run.sh (after make MODE=release; make bench runs the same)"; fi
+if [ -n "${MAKELEVEL:-}" ]; then how="make bench"; else how="make MODE=release && bench/run.sh"; fi
 how="$KNOBS$how"
 if [ "${BENCH_NO_RESULTS:-0}" = 1 ]; then
   python3 bench/report.py "$RES" --command "$how"

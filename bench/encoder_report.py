@@ -81,6 +81,7 @@ def build(lines, command):
 
     threads = sorted({t for _, t in agg})
     engines = [e for e in ("blend-f32", "blend-int8", "torch") if any(k[0] == e for k in agg)]
+    lavg = [x for a in agg.values() for x in a["loadavg"]]
     o = []
     o.append("## Encoder: blend's BERT encoder vs PyTorch (MiniLM-L6 shape, batch 32, max_length 128)")
     o.append("")
@@ -106,7 +107,8 @@ def build(lines, command):
              "normalisation on pre-tokenized texts")
     o.append(f"- Passes: {meta.get('rounds', '?')} rounds per thread count; each round runs every engine "
              "once (one timed pass each, order rotated per round), so the engines share the machine's "
-             "noise; figures are medians over the rounds")
+             "noise; figures are medians over the rounds"
+             + (f"; 1-min load average at the passes {min(lavg):.2f}–{max(lavg):.2f}" if lavg else ""))
     o.append(f"- Command: `{command}`; per engine: `{meta.get('blend_cmd', '?')}` and "
              f"`{meta.get('torch_cmd', '?')}`")
     o.append("")

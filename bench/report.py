@@ -68,7 +68,10 @@ count 0; identical query/doc ids not removed) — it equals libblend's
 `blend_evaluate` on the TREC run files written to `build/bench/runs/`.
 Index figures are the median of the index runs. Drivers: `-O2 -march=native`; Xapian and SQLite are the Debian
 packages (generic `-O2` builds). Machines are shared and noisy: the numbers are
-medians, small differences are not significant.
+medians, small differences are not significant — on this 2-core VM, full runs
+of the same code hours apart moved the sub-second indexing times (blend,
+FTS5) by up to ±25% in CPU time as well as wall time, so an indexing ratio
+near 1× says "about even", not who is faster.
 """
 
 

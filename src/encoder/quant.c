@@ -485,23 +485,54 @@ int q8_linear_block(const float *x, uint32_t rows, const q8_matrix *q, uint32_t 
   return q8_block(x, q, bias, y, ldy, 0, rows, c0, c1);
 }
 
-typedef struct q8_job {
+typedef struct part_job {
+  quant_part_fn fn;
+  void *ctx;
+  unsigned part, nparts;
+  int rc;
+} part_job;
+
+static void *part_thread(void *arg) {
+  part_job *j = arg;
+  j->rc = j->fn(j->ctx, j->part, j->nparts);
+  return NULL;
+}
+
+enum { MAX_THREADS = 64 };
+
+int quant_run_parts(quant_part_fn fn, void *ctx, unsigned nparts) {
+  if (nparts > MAX_THREADS) nparts = MAX_THREADS;
+  if (nparts <= 1) return fn(ctx, 0, 1);
+  part_job jobs[MAX_THREADS];
+  pthread_t tid[MAX_THREADS];
+  unsigned started = 0;
+  for (unsigned t = 0; t < nparts; t++) jobs[t] = (part_job){fn, ctx, t, nparts, 0};
+  for (unsigned t = 1; t < nparts; t++) {
+    if (pthread_create(&tid[t], NULL, part_thread, &jobs[t]) != 0) break;
+    started = t;
+  }
+  part_thread(&jobs[0]);
+  for (unsigned t = 1; t <= started; t++) pthread_join(tid[t], NULL);
+  /* Parts no thread took (pthread_create failed) run here. */
+  for (unsigned t = started + 1; t < nparts; t++) part_thread(&jobs[t]);
+  int rc = 0;
+  for (unsigned t = 0; t < nparts; t++)
+    if (jobs[t].rc) rc = jobs[t].rc;
+  return rc;
+}
+
+typedef struct q8_args {
   const float *x;
   uint32_t rows;
   const q8_matrix *q;
   const float *bias;
   float *y;
-  unsigned part, nparts;
-  int rc;
-} q8_job;
+} q8_args;
 
-static void *q8_thread(void *arg) {
-  q8_job *j = arg;
-  j->rc = q8_linear_part(j->x, j->rows, j->q, j->bias, j->y, j->part, j->nparts);
-  return NULL;
+static int q8_part(void *ctx, unsigned part, unsigned nparts) {
+  q8_args *a = ctx;
+  return q8_linear_part(a->x, a->rows, a->q, a->bias, a->y, part, nparts);
 }
-
-enum { MAX_THREADS = 64 };
 
 int q8_linear(const float *x, uint32_t rows, const q8_matrix *q, const float *bias, float *y,
               unsigned nthreads) {
@@ -509,25 +540,8 @@ int q8_linear(const float *x, uint32_t rows, const q8_matrix *q, const float *bi
   uint64_t work = (uint64_t)rows * q->in_pad * q->out_pad;
   if (nthreads > MAX_THREADS) nthreads = MAX_THREADS;
   if (nthreads > 1 && work / nthreads < (8u << 20)) nthreads = work >> 23 > 1 ? (unsigned)(work >> 23) : 1;
-  if (nthreads <= 1) return q8_linear_part(x, rows, q, bias, y, 0, 1);
-  q8_job jobs[MAX_THREADS];
-  pthread_t tid[MAX_THREADS];
-  unsigned started = 0;
-  int rc;
-  for (unsigned t = 0; t < nthreads; t++)
-    jobs[t] = (q8_job){x, rows, q, bias, y, t, nthreads, 0};
-  for (unsigned t = 1; t < nthreads; t++) {
-    if (pthread_create(&tid[t], NULL, q8_thread, &jobs[t]) != 0) break;
-    started = t;
-  }
-  q8_thread(&jobs[0]);
-  for (unsigned t = 1; t <= started; t++) pthread_join(tid[t], NULL);
-  /* Parts no thread took (pthread_create failed) run here. */
-  for (unsigned t = started + 1; t < nthreads; t++) q8_thread(&jobs[t]);
-  rc = 0;
-  for (unsigned t = 0; t < nthreads; t++)
-    if (jobs[t].rc) rc = jobs[t].rc;
-  return rc;
+  q8_args a = {x, rows, q, bias, y};
+  return quant_run_parts(q8_part, &a, nthreads);
 }
 
 /* --------------------------------------------------------- scalar twin */

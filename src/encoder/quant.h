@@ -127,4 +127,11 @@ const char *f32_kernel_name(void);
 void f32_linear_ref(const float *x, uint32_t rows, const float *W, uint32_t out,
                     uint32_t in, const float *bias, float *y);
 
+/* Run fn(ctx, part, nparts) for every part < nparts (at most 64) on
+** short-lived threads: the caller runs part 0, and any part no thread could
+** be created for. Returns the last non-zero result, or 0. Shared by
+** q8_linear and f32_linear. */
+typedef int (*quant_part_fn)(void *ctx, unsigned part, unsigned nparts);
+int quant_run_parts(quant_part_fn fn, void *ctx, unsigned nparts);
+
 #endif

@@ -6,7 +6,6 @@
 ** layout is used. f32_linear_ref is the naive twin the tests compare with.
 */
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -190,39 +189,25 @@ int f32_linear_block(const float *x, uint32_t rows, const f32_packed *p, uint32_
   return 0;
 }
 
-typedef struct f32_job {
+typedef struct f32_args {
   const float *x;
   uint32_t rows;
   const f32_packed *p;
   const float *bias;
   float *y;
-  unsigned part, nparts;
-} f32_job;
+} f32_args;
 
-static void *f32_thread(void *arg) {
-  f32_job *j = arg;
-  f32_linear_part(j->x, j->rows, j->p, j->bias, j->y, j->part, j->nparts);
-  return NULL;
+static int f32_part(void *ctx, unsigned part, unsigned nparts) {
+  f32_args *a = ctx;
+  f32_linear_part(a->x, a->rows, a->p, a->bias, a->y, part, nparts);
+  return 0;
 }
-
-enum { F32_MAX_THREADS = 64 };
 
 int f32_linear(const float *x, uint32_t rows, const f32_packed *p, const float *bias, float *y,
                unsigned nthreads) {
   uint64_t work = (uint64_t)rows * p->in * p->out_pad;
-  if (nthreads > F32_MAX_THREADS) nthreads = F32_MAX_THREADS;
+  if (nthreads > 64) nthreads = 64; /* quant_run_parts' limit */
   if (nthreads > 1 && work / nthreads < (2u << 20)) nthreads = work >> 21 > 1 ? (unsigned)(work >> 21) : 1;
-  if (nthreads <= 1) return f32_linear_part(x, rows, p, bias, y, 0, 1);
-  f32_job jobs[F32_MAX_THREADS];
-  pthread_t tid[F32_MAX_THREADS];
-  unsigned started = 0;
-  for (unsigned t = 0; t < nthreads; t++) jobs[t] = (f32_job){x, rows, p, bias, y, t, nthreads};
-  for (unsigned t = 1; t < nthreads; t++) {
-    if (pthread_create(&tid[t], NULL, f32_thread, &jobs[t]) != 0) break;
-    started = t;
-  }
-  f32_thread(&jobs[0]);
-  for (unsigned t = 1; t <= started; t++) pthread_join(tid[t], NULL);
-  for (unsigned t = started + 1; t < nthreads; t++) f32_thread(&jobs[t]);
-  return 0;
+  f32_args a = {x, rows, p, bias, y};
+  return quant_run_parts(f32_part, &a, nthreads);
 }

@@ -20,7 +20,7 @@
 #include <time.h>
 
 #include "encoder/quant.h"
-#include "encoder/threadpool.h"
+#include "util/threadpool.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>

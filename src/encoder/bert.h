@@ -20,7 +20,7 @@
 #include "encoder/model_config.h"
 #include "encoder/quant.h"
 #include "encoder/safetensors.h"
-#include "encoder/threadpool.h"
+#include "util/threadpool.h"
 
 /* How the linear layers multiply. */
 enum bert_backend {

@@ -14,7 +14,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "encoder/threadpool.h"
+#include "util/threadpool.h"
 
 #define SPIN_ITERS 20000
 

@@ -520,6 +520,189 @@ typedef struct blend_pull_result {
 int blend_model_pull(const char *repo_id, const char *dir, const blend_pull_options *opts,
                      blend_pull_result *out, blend_error *err);
 
+/* ======================================================== fusion / hybrid */
+/* Hybrid search: several legs (BM25 flat, BM25 multifield, dense, external
+** runs) each retrieve their own candidates; each leg's scores are
+** normalised over its candidates, fused into one score per candidate, and
+** the fused list is optionally reranked by a cross-encoder. Definitions of
+** every normaliser and fusion function, and their degenerate cases, are in
+** docs/fusion.md. One implementation serves the CLI, the server and library
+** users. */
+
+#define BLEND_MAX_LEGS 8
+
+enum blend_norm {
+  BLEND_NORM_NONE = 0,    /* raw scores */
+  BLEND_NORM_MINMAX = 1,  /* (s − min) / (max − min) over the leg's candidates */
+  BLEND_NORM_ZSCORE = 2,  /* (s − mean) / σ (population σ) */
+  BLEND_NORM_SOFTMAX = 3, /* exp(s/T) / Σ exp(s/T), temperature T */
+  BLEND_NORM_TMM = 4,     /* theoretical min-max: (s − lower) / (upper − lower),
+                             the scorer's bounds (BM25: 0 .. the query's bound
+                             from its terms' maximum impacts; cosine −1 .. 1) */
+  BLEND_NORM_DBSF = 5,    /* (s − (μ−3σ)) / 6σ clipped to [0, 1] (Qdrant DBSF) */
+  BLEND_NORM_RANK = 6,    /* 1 / rank */
+  BLEND_NORM_BORDA = 7    /* (C − rank + 1) / C, C = candidates of the query */
+};
+
+enum blend_fusion {
+  BLEND_FUSION_CC = 0,      /* convex combination Σ w_i·norm_i (α: w = α, 1−α) */
+  BLEND_FUSION_RRF = 1,     /* Σ w_i / (k + rank_i) (ignores the normaliser) */
+  BLEND_FUSION_COMBSUM = 2, /* Σ w_i·norm_i, weights default 1 */
+  BLEND_FUSION_COMBMNZ = 3, /* CombSUM × number of legs that retrieved it */
+  BLEND_FUSION_COMBMAX = 4  /* max_i w_i·norm_i */
+};
+
+/* Name ↔ value: "none" "minmax" "zscore" "softmax" "tmm" "dbsf" "rank"
+** "borda"; "cc" "rrf" "combsum" "combmnz" "combmax". Parsing fails with
+** BLEND_EINVAL listing the valid names. */
+int blend_norm_parse(const char *name, int *out, blend_error *err);
+int blend_fusion_parse(const char *name, int *out, blend_error *err);
+const char *blend_norm_name(int norm);
+const char *blend_fusion_name(int fusion);
+
+typedef struct blend_fusion_options {
+  int norm;              /* enum blend_norm (default minmax) */
+  int fusion;            /* enum blend_fusion (default cc) */
+  double alpha;          /* two legs: weights α, 1−α (lexical leg first, as
+                            Bruch et al.); < 0 (default −1): not set */
+  double weights[BLEND_MAX_LEGS]; /* one per leg when nweights > 0 (≥ 0, finite) */
+  uint32_t nweights;     /* 0: cc 1/N each, the others 1 each */
+  double rrf_k;          /* RRF's k (> 0, default 60) */
+  double temperature;    /* softmax T (> 0, default 1) */
+  int complete_scores;   /* 1: a candidate missing from a leg gets that leg's
+                            exact score (its BM25, its cosine) before
+                            normalising; 0 (default): it counts 0 after
+                            normalisation, as ranx and Elasticsearch do */
+  int has_threshold;     /* 1: drop fused scores below threshold */
+  double threshold;
+} blend_fusion_options;
+
+void blend_fusion_options_default(blend_fusion_options *o);
+/* Check o for nlegs legs: α in [0, 1] and only with 2 legs, nweights 0 or
+** nlegs, weights finite and ≥ 0 (not all 0), rrf_k > 0, T > 0. BLEND_EINVAL
+** names the option. */
+int blend_fusion_options_check(const blend_fusion_options *o, uint32_t nlegs, blend_error *err);
+/* The weight each leg gets under o (after α and the defaults). */
+void blend_fusion_weights(const blend_fusion_options *o, uint32_t nlegs, double *w);
+
+/* One leg's part of a fused candidate (explain). */
+typedef struct blend_leg_score {
+  double raw;            /* the leg's score; NaN when it has none */
+  uint32_t rank;         /* 1-based within the leg; 0: no score */
+  int retrieved;         /* 1: in the leg's own top `depth` */
+  int completed;         /* 1: raw computed by score completion */
+  double norm;           /* normalised score (0 when missing) */
+  double weight;
+  double contribution;   /* this leg's term of the fused score */
+} blend_leg_score;
+
+/* Fuse TREC runs (one leg each, the first run is the "lexical" leg for α):
+** each run contributes its top `depth` documents per query (0: all), ranked
+** as trec_eval ranks (score desc, ties by docid desc). The fused run holds
+** every candidate of every query (cut to k per query when k > 0).
+** complete_scores is not possible for external runs (BLEND_EINVAL). Runs
+** whose query sets are disjoint are an error. */
+int blend_fuse_runs(const blend_run *const *runs, uint32_t nruns, const blend_fusion_options *o,
+                    uint32_t depth, uint32_t k, blend_run **out, blend_error *err);
+
+/* ---- the hybrid query over an index */
+
+enum blend_leg_kind {
+  BLEND_LEG_BM25 = 0,       /* BM25 over the flat 'contents' field */
+  BLEND_LEG_BM25_MULTI = 1, /* BM25 summed over the source fields, weighted */
+  BLEND_LEG_DENSE = 2,      /* nearest vectors of the index's vector field */
+  BLEND_LEG_RUN = 3         /* an external run's results for one query */
+};
+/* "bm25" "bm25-multi" "dense" "run". */
+int blend_leg_parse(const char *name, int *out, blend_error *err);
+const char *blend_leg_name(int kind);
+
+#define BLEND_DEFAULT_DEPTH 100
+
+typedef struct blend_leg {
+  int kind;                 /* enum blend_leg_kind */
+  uint32_t depth;           /* candidates this leg retrieves (0: 100) */
+  /* BM25 legs: k1, b, field weights (k and field_mode are set by the leg) */
+  blend_search_options bm25;
+  /* dense: the query vector (NULL: the query text encoded with the model
+     given to the hybrid query, with the index's query prefix) */
+  const float *vector;
+  uint32_t dim;
+  uint32_t ef;              /* HNSW ef (0: max(depth, 64)) */
+  int exact;                /* 1: exact scan */
+  /* run: its results for query id run_query */
+  const blend_run *run;
+  const char *run_query;
+} blend_leg;
+
+/* Defaults for a leg of this kind (depth 100, BM25 defaults). */
+void blend_leg_default(blend_leg *l, int kind);
+
+typedef struct blend_hybrid_query {
+  const char *text;         /* the query (lexical syntax; dense: encoded) */
+  blend_leg legs[BLEND_MAX_LEGS];
+  uint32_t nlegs;
+  blend_fusion_options fusion;
+  uint32_t k;               /* hits returned (default 10) */
+  uint32_t offset;          /* hits skipped first (paging; stable) */
+  blend_model *query_model; /* bi-encoder for a dense leg without vector */
+  /* rerank: the top rerank_depth fused hits are rescored by this
+     cross-encoder over (text, stored field) and ordered by that score;
+     then offset/k apply */
+  blend_model *rerank_model;
+  uint32_t rerank_depth;    /* default 20 */
+  const char *rerank_field; /* stored field (NULL: "text") */
+} blend_hybrid_query;
+
+/* Defaults: no legs, fusion defaults, k 10, rerank depth 20. */
+void blend_hybrid_query_default(blend_hybrid_query *q);
+
+typedef struct blend_hybrid_hit {
+  uint32_t doc;             /* internal document number (UINT32_MAX: a run's
+                               document that the index does not hold) */
+  const char *id;           /* external id, NUL-terminated */
+  double score;             /* the order key: rerank score if reranked, else fused */
+  double fused;             /* fused score */
+  uint32_t fused_rank;      /* 1-based rank by fused score */
+  double rerank;            /* cross-encoder logit; NaN when not reranked */
+  const blend_leg_score *legs; /* [nlegs], in the query's leg order */
+} blend_hybrid_hit;
+
+typedef struct blend_hybrid_results {
+  uint32_t count;           /* hits after offset/k */
+  const blend_hybrid_hit *hits;
+  uint32_t nlegs;
+  uint32_t candidates;      /* distinct candidates over all legs */
+  uint32_t total;           /* fused hits (after threshold) before offset/k */
+  uint32_t leg_hits[BLEND_MAX_LEGS]; /* candidates each leg retrieved */
+  double leg_upper[BLEND_MAX_LEGS];  /* tmm upper bound used per leg */
+  double seconds_legs, seconds_fuse, seconds_rerank;
+} blend_hybrid_results;
+
+/* Per-thread hybrid state over a shared index: its own searcher and
+** scratch, reused across queries. */
+typedef struct blend_hybrid blend_hybrid;
+int blend_hybrid_new(blend_index *ix, blend_hybrid **out, blend_error *err);
+void blend_hybrid_free(blend_hybrid *h);
+/* The searcher the hybrid runs on (stored fields, snippets of its hits). */
+blend_searcher *blend_hybrid_searcher(blend_hybrid *h);
+
+/* Run the hybrid query. Results (and their strings) stay valid until the
+** next call on h. Errors: bad fusion options (as blend_fusion_options_check),
+** no legs, a dense leg on an index without vectors, a bad query. */
+int blend_hybrid_search(blend_hybrid *h, const blend_hybrid_query *q, blend_hybrid_results *out,
+                        blend_error *err);
+
+/* The index's stored hybrid setting (DIR/hybrid.json, written by
+** `blend tune --index`): legs (kinds, depth, multifield weights), fusion
+** options. BLEND_ENOTFOUND when the index has none. */
+int blend_hybrid_setting_load(const char *dir, blend_hybrid_query *q, blend_error *err);
+/* Write it atomically (q's legs, depth and fusion; note is stored as-is,
+** e.g. the metric and value tuning reached). */
+int blend_hybrid_setting_save(const char *dir, const blend_hybrid_query *q, const char *note,
+                              blend_error *err);
+/* ==================================================== end fusion / hybrid */
+
 #ifdef __cplusplus
 }
 #endif

@@ -17,6 +17,8 @@ int cmd_eval(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_rerank(int argc, char **argv);
 int cmd_model(int argc, char **argv);
+int cmd_fuse(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 /* "blend: <message>" on stderr; returns 1 for `return cli_fail(...)`. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -44,6 +46,67 @@ int cli_search_option(blend_search_options *o, const char *name, const char *val
   "                         per-field BM25, as Anserini's multifield)\n"          \
   "      --field-weight F=W weight of field F in multi mode (default 1)\n"        \
   "      --algorithm A      auto (default), maxscore, bmw or exhaustive\n"
+
+/* ---- hybrid search options (src/cli/hybrid_cli.c), shared by search, eval,
+** fuse and tune. */
+enum hybrid_mode { HYBRID_MODE_LEXICAL = 0, HYBRID_MODE_DENSE = 1, HYBRID_MODE_HYBRID = 2 };
+typedef struct hybrid_opts {
+  int mode;                     /* enum hybrid_mode (--mode; default lexical) */
+  int legs[BLEND_MAX_LEGS];     /* --legs bm25,bm25-multi,dense (enum blend_leg_kind) */
+  uint32_t nlegs;               /* 0: the index's stored setting, else the default */
+  blend_fusion_options fo;      /* --norm --fusion --alpha --weights --rrf-k
+                                   --temperature --complete-scores --threshold */
+  uint32_t given;               /* HYBRID_GIVEN_* bits: options set explicitly */
+  uint32_t depth;               /* --depth (0: default 100; fuse: all) */
+  uint32_t offset;              /* --offset */
+  uint32_t ef;                  /* --ef (dense HNSW) */
+  int exact;                    /* --exact (dense exact scan) */
+  const char *model;            /* --model DIR (query encoder; default: the index's) */
+  const char *rerank;           /* --rerank MODEL_DIR */
+  uint32_t rerank_depth;        /* --rerank-depth (default 20) */
+  const char *rerank_field;     /* --rerank-field (default text) */
+  int int8;                     /* --int8: int8 encoders (query and rerank) */
+  int threads;                  /* --threads (encoders) */
+} hybrid_opts;
+#define HYBRID_GIVEN_NORM 1u
+#define HYBRID_GIVEN_FUSION 2u
+#define HYBRID_GIVEN_WEIGHTS 4u /* --alpha or --weights */
+#define HYBRID_GIVEN_RRFK 8u
+#define HYBRID_GIVEN_DEPTH 16u
+#define HYBRID_GIVEN_COMPLETE 32u
+
+void hybrid_opts_init(hybrid_opts *o);
+/* Try argv[*i] as a hybrid option ("--name value" or "--name=value"):
+** returns 1 when consumed, with *i left on the last argument it used (its
+** value), so a `for (i = 1; i < argc; i++)` loop goes on after it; 0 when it is not
+** a hybrid option, -1 after printing a usage error (exit status 2). */
+int hybrid_opts_parse(int *i, int argc, char **argv, hybrid_opts *o);
+/* The same for getopt-style callers: name without dashes, val NULL for a
+** flag. Returns 1 consumed, 0 not ours, -1 usage error printed. */
+int hybrid_opts_set(hybrid_opts *o, const char *name, const char *val);
+/* 1 when name (without dashes) is a hybrid option taking a value. */
+int hybrid_opts_takes_value(const char *name);
+#define HYBRID_OPTIONS_HELP                                                              \
+  "hybrid (--mode hybrid):\n"                                                            \
+  "      --mode M           lexical (default), dense or hybrid\n"                        \
+  "      --legs L,L         bm25, bm25-multi, dense (default: the index's tuned setting,\n" \
+  "                         else bm25,dense, or bm25,bm25-multi without vectors)\n"      \
+  "      --norm N           none, minmax (default), zscore, softmax, tmm, dbsf, rank, borda\n" \
+  "      --fusion F         cc (default), rrf, combsum, combmnz, combmax\n"              \
+  "      --alpha A          two legs: weights A, 1-A (first leg = lexical)\n"            \
+  "      --weights W,W      one weight per leg (>= 0)\n"                                 \
+  "      --rrf-k K          RRF's k (default 60)\n"                                      \
+  "      --temperature T    softmax temperature (default 1)\n"                           \
+  "      --depth N          candidates per leg (default 100)\n"                          \
+  "      --complete-scores  score a leg's missing candidates exactly (else they count 0)\n" \
+  "      --threshold X      drop fused scores below X\n"                                 \
+  "      --offset N         skip the first N fused hits (stable paging)\n"              \
+  "      --model DIR        query encoder for the dense leg (default: the index's)\n"    \
+  "      --ef N, --exact    dense leg: HNSW ef, or an exact scan\n"                       \
+  "      --rerank DIR       rerank the top fused hits with this cross-encoder\n"         \
+  "      --rerank-depth N   hits reranked (default 20)\n"                                \
+  "      --rerank-field F   stored field given to the cross-encoder (default text)\n"    \
+  "      --int8             int8 encoders (query encoding and rerank)\n"
 
 /* Write s as a JSON string literal (with quotes) to f. */
 void cli_json_string(FILE *f, const char *s, size_t len);

@@ -20,6 +20,8 @@ static const struct {
     {"embed", cmd_embed, "encode texts to vectors with a BERT-family model directory"},
     {"rerank", cmd_rerank, "score documents against a query with a cross-encoder"},
     {"model", cmd_model, "download a model from a Hugging Face-compatible hub (model pull)"},
+    {"fuse", cmd_fuse, "fuse TREC runs (normalisation + fusion), optionally score them"},
+    {"tune", cmd_tune, "grid-search hybrid fusion on labelled queries (runs or an index)"},
 };
 
 static void usage(FILE *f) {

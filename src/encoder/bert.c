@@ -124,6 +124,9 @@ int bert_load(const char *dir, int threads, int backend, bert_model **out, blend
   bert_model *m = calloc(1, sizeof *m);
   if (!m) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
   m->backend = backend;
+  cpu_detect(&m->cpu);
+  enc_kernels_select(&m->cpu, ENC_AMX, &m->kern);
+  m->vops = k_vec_ops_for(m->kern.vec);
   pthread_mutex_init(&m->blas_lock, NULL);
   pthread_mutex_init(&m->scratch_lock, NULL);
   int rc = bert_config_load(dir, &m->cfg, err);
@@ -173,11 +176,25 @@ int bert_load(const char *dir, int threads, int backend, bert_model **out, blend
     goto fail;
   }
   m->threads = tpool_size(m->pool);
+  bert_set_kernels(m, &m->kern); /* every packed matrix on the chosen builds */
   *out = m;
   return BLEND_OK;
 fail:
   bert_free(m);
   return rc;
+}
+
+void bert_set_kernels(bert_model *m, const enc_kernels *k) {
+  m->kern = *k;
+  m->vops = k_vec_ops_for(k->vec);
+  for (uint32_t l = 0; m->layers && l < m->cfg.layers; l++) {
+    bert_linear *lins[4] = {&m->layers[l].qkv, &m->layers[l].ao, &m->layers[l].in,
+                            &m->layers[l].out};
+    for (int i = 0; i < 4; i++) {
+      lins[i]->pk.isa = k->f32;
+      lins[i]->q8.isa = k->q8;
+    }
+  }
 }
 
 void bert_free(bert_model *m) {
@@ -258,7 +275,7 @@ static void embed_task(void *ctx, size_t s, int worker) {
     int32_t tt = f->types && f->types[s] ? f->types[s][p] : 0;
     const float *ty = m->type + (size_t)tt * H;
     for (size_t i = 0; i < H; i++) row[i] = w[i] + ps[i] + ty[i];
-    k_add_layernorm(row, NULL, H, m->emb_ln_g, m->emb_ln_b, m->cfg.ln_eps);
+    m->vops->add_layernorm(row, NULL, H, m->emb_ln_g, m->emb_ln_b, m->cfg.ln_eps);
   }
 }
 
@@ -296,18 +313,18 @@ static void gemm_task(void *ctx, size_t t, int worker) {
     float *y = f->gy + r0 * f->gldy;
     linear_block(f, lin, f->ga + r0 * lin->in, r1 - r0, 0, lin->out, y);
     if (f->gepi == EPI_GELU) {
-      for (size_t r = r0; r < r1; r++) k_gelu(f->gy + r * f->gldy, lin->out);
+      for (size_t r = r0; r < r1; r++) f->m->vops->gelu(f->gy + r * f->gldy, lin->out);
     } else if (f->gepi == EPI_ADD_LN) {
       for (size_t r = r0; r < r1; r++)
-        k_add_layernorm(f->x + r * f->H, f->gy + r * f->gldy, f->H, f->ln_g, f->ln_b,
-                        f->m->cfg.ln_eps);
+        f->m->vops->add_layernorm(f->x + r * f->H, f->gy + r * f->gldy, f->H, f->ln_g,
+                                  f->ln_b, f->m->cfg.ln_eps);
     }
   } else {
     size_t c0 = t * f->chunk, c1 = c0 + f->chunk < lin->out ? c0 + f->chunk : lin->out;
     if (c0 >= c1) return;
     linear_block(f, lin, f->ga, f->M, c0, c1, f->gy);
     if (f->gepi == EPI_GELU)
-      for (size_t r = 0; r < f->M; r++) k_gelu(f->gy + r * f->gldy + c0, c1 - c0);
+      for (size_t r = 0; r < f->M; r++) f->m->vops->gelu(f->gy + r * f->gldy + c0, c1 - c0);
   }
 }
 
@@ -315,8 +332,8 @@ static void ln_task(void *ctx, size_t t, int worker) {
   fwd *f = ctx;
   size_t r0 = t * f->chunk, r1 = r0 + f->chunk < f->M ? r0 + f->chunk : f->M;
   for (size_t r = r0; r < r1; r++)
-    k_add_layernorm(f->x + r * f->H, f->gy + r * f->gldy, f->H, f->ln_g, f->ln_b,
-                    f->m->cfg.ln_eps);
+    f->m->vops->add_layernorm(f->x + r * f->H, f->gy + r * f->gldy, f->H, f->ln_g, f->ln_b,
+                              f->m->cfg.ln_eps);
 }
 
 /* y = a · linᵀ + b over f->M rows, with an epilogue, split across threads. */
@@ -361,7 +378,7 @@ static void attention_task(void *ctx, size_t t, int worker) {
   fwd *f = ctx;
   size_t heads = f->m->cfg.heads, s = t / heads, h = t % heads, H = f->H, d = f->d;
   const float *q = f->qkv + f->off[s] * 3 * H + h * d;
-  k_attention(q, q + H, q + 2 * H, 3 * H, f->lens[s], d, 1.0f / sqrtf((float)d),
+  f->m->vops->attention(q, q + H, q + 2 * H, 3 * H, f->lens[s], d, 1.0f / sqrtf((float)d),
               f->ctx + f->off[s] * H + h * d, H, f->att_scratch + (size_t)worker * f->att_stride);
 }
 

@@ -17,6 +17,8 @@
 #include <stdint.h>
 
 #include "blend.h"
+#include "encoder/dispatch.h"
+#include "encoder/kernels.h"
 #include "encoder/model_config.h"
 #include "encoder/quant.h"
 #include "encoder/safetensors.h"
@@ -59,6 +61,9 @@ typedef struct bert_model {
   tpool *pool;
   int threads;
   int backend;                     /* enum bert_backend */
+  cpu_features cpu;                /* found at load */
+  enc_kernels kern;                /* the kernel builds chosen at load */
+  const k_vec_ops *vops;           /* elementwise + f32 attention build (kern.vec) */
   pthread_mutex_t blas_lock;       /* BERT_F32_BLAS: one cblas call at a time */
   pthread_mutex_t scratch_lock;    /* held while a forward pass uses scratch */
   void *scratch;                   /* cached activation block, grown as needed */
@@ -70,6 +75,12 @@ typedef struct bert_model {
 ** bert_backend (the linear layers are packed / quantised once here). */
 int bert_load(const char *dir, int threads, int backend, bert_model **out, blend_error *err);
 void bert_free(bert_model *m);
+
+/* Switch every kernel of a loaded model to k (each isa must be supported by
+** this CPU: enc_isa_supported). The packed layouts do not depend on the
+** isa, so this is cheap; tests use it to run one model on every path.
+** Not safe while another thread runs a forward pass on m. */
+void bert_set_kernels(bert_model *m, const enc_kernels *k);
 
 /* Forward n sequences: ids[i] (lens[i] tokens, with [CLS]/[SEP]),
 ** types[i] token_type_ids (types NULL or types[i] NULL = all 0).

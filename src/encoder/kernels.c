@@ -1,8 +1,8 @@
 /*
-** kernels.c — float32 kernels of the BERT forward pass (see kernels.h).
-** Loops are written so the compiler vectorises them without -ffast-math:
-** reductions go through 16 independent partial sums, and exp/erf are
-** branch-free polynomials instead of libm calls.
+** kernels.c — float32 kernels of the BERT forward pass (see kernels.h):
+** the baseline build of kernels_impl.h (whatever -march the library is
+** built with), the OpenBLAS linear layer, tanh, and the exact scalar twins
+** the tests compare every build (baseline, AVX2, AVX-512) against.
 */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("O3", "fp-contract=fast")
@@ -12,9 +12,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "encoder/dispatch.h"
 #include "encoder/kernels.h"
-
-#define LANES 16
 
 void k_linear(const float *x, size_t M, size_t K, const float *W, size_t N, const float *b,
               float *y, size_t ldy) {
@@ -28,252 +27,21 @@ void k_linear(const float *x, size_t M, size_t K, const float *W, size_t N, cons
               W, (int)K, beta, y, (int)ldy);
 }
 
-static float sum16(const float *acc) {
-  float s = 0;
-  for (int i = 0; i < LANES; i++) s += acc[i];
-  return s;
-}
-
-void k_add_layernorm(float *x, const float *res, size_t n, const float *g, const float *b,
-                     float eps) {
-  float acc[LANES] = {0};
-  size_t i = 0;
-  if (res) {
-    for (; i + LANES <= n; i += LANES)
-      for (int j = 0; j < LANES; j++) {
-        x[i + j] += res[i + j];
-        acc[j] += x[i + j];
-      }
-    for (; i < n; i++) {
-      x[i] += res[i];
-      acc[0] += x[i];
-    }
-  } else {
-    for (; i + LANES <= n; i += LANES)
-      for (int j = 0; j < LANES; j++) acc[j] += x[i + j];
-    for (; i < n; i++) acc[0] += x[i];
-  }
-  float mean = sum16(acc) / (float)n;
-  float vacc[LANES] = {0};
-  for (i = 0; i + LANES <= n; i += LANES)
-    for (int j = 0; j < LANES; j++) {
-      float d = x[i + j] - mean;
-      vacc[j] += d * d;
-    }
-  for (; i < n; i++) vacc[0] += (x[i] - mean) * (x[i] - mean);
-  float rstd = 1.0f / sqrtf(sum16(vacc) / (float)n + eps);
-  for (i = 0; i < n; i++) x[i] = (x[i] - mean) * rstd * g[i] + b[i];
-}
-
-/* Cephes-style expf: 2^n · p(r), r = x − n·ln2 in [−ln2/2, ln2/2]. */
-static inline float exp1(float x) {
-  x = x < -87.0f ? -87.0f : x;
-  x = x > 88.0f ? 88.0f : x;
-  float t = x * 1.44269504088896341f + 12582912.0f; /* round to nearest via 1.5·2^23 */
-  float n = t - 12582912.0f;
-  float r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r + 1.0f;
-  int32_t e = ((int32_t)n + 127) << 23;
-  float s;
-  memcpy(&s, &e, 4);
-  return p * s;
-}
-
-void k_exp(const float *x, float *y, size_t n) {
-  for (size_t i = 0; i < n; i++) y[i] = exp1(x[i]);
-}
-
-/* erf as a rational function x·P(x²)/Q(x²) on [−4, 4] (beyond, |erf| = 1 in
-** float); the coefficients are those of Eigen/TensorFlow's float erf. */
-static inline float erf1(float x) {
-  x = x < -4.0f ? -4.0f : x;
-  x = x > 4.0f ? 4.0f : x;
-  float x2 = x * x;
-  float p = -2.72614225801306e-10f;
-  p = p * x2 + 2.77068142495902e-08f;
-  p = p * x2 + -2.10102402082508e-06f;
-  p = p * x2 + -5.69250639462346e-05f;
-  p = p * x2 + -7.34990630326855e-04f;
-  p = p * x2 + -2.95459980854025e-03f;
-  p = p * x2 + -1.60960333262415e-02f;
-  float q = -1.45660718464996e-05f;
-  q = q * x2 + -2.13374055278905e-04f;
-  q = q * x2 + -1.68282697438203e-03f;
-  q = q * x2 + -7.37332916720468e-03f;
-  q = q * x2 + -1.42647390514189e-02f;
-  return x * p / q;
-}
-
-void k_erf(const float *x, float *y, size_t n) {
-  for (size_t i = 0; i < n; i++) y[i] = erf1(x[i]);
-}
-
-void k_gelu(float *x, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    float z = x[i];
-    x[i] = 0.5f * z * (1.0f + erf1(z * 0.70710678118654752f));
-  }
-}
+#define KN(name) name
+#include "encoder/kernels_impl.h"
+#undef KN
 
 void k_tanh(float *x, size_t n) {
   for (size_t i = 0; i < n; i++) x[i] = tanhf(x[i]);
 }
 
-#define KEY_BLOCK 256
-
-/* The 16-float vector helpers below are static inline; GCC's note that
-** returning them by value would change the ABI without AVX-512 does not
-** concern functions that are never called across translation units. */
-#pragma GCC diagnostic ignored "-Wpsabi"
-
-/* 16-float vectors (GCC/clang vector extensions: AVX-512 with -march on a
-** machine that has it, narrower registers elsewhere). Unaligned access. */
-typedef float v16 __attribute__((vector_size(64)));
-typedef float v16u __attribute__((vector_size(64), aligned(4)));
-static inline v16 ld16(const float *p) { return *(const v16u *)(const void *)p; }
-static inline void st16(float *p, v16 v) { *(v16u *)(void *)p = v; }
-static inline v16 bc16(float x) {
-  const v16 zero = {0};
-  return x - zero; /* x − 0 == x exactly (also for −0), so this folds to a broadcast */
-}
-
-static size_t round32(size_t n) { return (n + 31) / 32 * 32; }
+static size_t round32_(size_t n) { return (n + 31) / 32 * 32; }
 
 size_t k_attention_scratch(size_t T, size_t d) {
   /* keys of one block transposed [d][kb32] + scores [T][kb32] + running max
-  ** and sum per query */
-  size_t kb = round32(T < KEY_BLOCK ? T : KEY_BLOCK);
+  ** and sum per query; the BF16 attention needs less (bf16 copies) */
+  size_t kb = round32_(T < KEY_BLOCK ? T : KEY_BLOCK);
   return d * kb + T * kb + 2 * T + LANES;
-}
-
-/* S[i][j] = scale · q_i · k_j for i < T, j < np (np multiple of 32; kt holds
-** the keys transposed, zero beyond the block), 8 queries × 16 keys at a time:
-** each query value feeds one FMA, so it becomes an embedded-broadcast
-** operand instead of a separate broadcast instruction. */
-static void scores(const float *q, size_t ld, size_t T, size_t d, const float *kt, size_t np,
-                   float scale, float *S) {
-  for (size_t i0 = 0; i0 < T; i0 += 8) {
-    const float *qr[8];
-    for (int r = 0; r < 8; r++) qr[r] = q + (i0 + r < T ? i0 + r : T - 1) * ld;
-    for (size_t j0 = 0; j0 < np; j0 += 16) {
-      v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
-      for (size_t c = 0; c < d; c++) {
-        v16 b = ld16(kt + c * np + j0);
-        a0 += bc16(qr[0][c]) * b;
-        a1 += bc16(qr[1][c]) * b;
-        a2 += bc16(qr[2][c]) * b;
-        a3 += bc16(qr[3][c]) * b;
-        a4 += bc16(qr[4][c]) * b;
-        a5 += bc16(qr[5][c]) * b;
-        a6 += bc16(qr[6][c]) * b;
-        a7 += bc16(qr[7][c]) * b;
-      }
-      v16 acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
-      for (size_t r = 0; r < 8 && i0 + r < T; r++) st16(S + (i0 + r) * np + j0, acc[r] * scale);
-    }
-  }
-}
-
-/* out[i][0..d) (+)= Σ_{j<n} P[i][j] · v_j, 8 queries × 16 columns at a time
-** (embedded-broadcast FMAs as in scores); accumulate != 0 adds to what out
-** holds. */
-static void weighted_values(const float *P, size_t np, size_t n, const float *v, size_t ld,
-                            size_t T, size_t d, float *out, size_t ldo, int accumulate) {
-  size_t dv = d / 16 * 16;
-  for (size_t i0 = 0; i0 < T; i0 += 8) {
-    const float *pr[8];
-    for (int r = 0; r < 8; r++) pr[r] = P + (i0 + r < T ? i0 + r : T - 1) * np;
-    for (size_t c0 = 0; c0 < dv; c0 += 16) {
-      v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
-      for (size_t j = 0; j < n; j++) {
-        v16 b = ld16(v + j * ld + c0);
-        a0 += bc16(pr[0][j]) * b;
-        a1 += bc16(pr[1][j]) * b;
-        a2 += bc16(pr[2][j]) * b;
-        a3 += bc16(pr[3][j]) * b;
-        a4 += bc16(pr[4][j]) * b;
-        a5 += bc16(pr[5][j]) * b;
-        a6 += bc16(pr[6][j]) * b;
-        a7 += bc16(pr[7][j]) * b;
-      }
-      v16 acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
-      for (size_t r = 0; r < 8 && i0 + r < T; r++) {
-        float *o = out + (i0 + r) * ldo + c0;
-        st16(o, accumulate ? acc[r] + ld16(o) : acc[r]);
-      }
-    }
-    /* head sizes that are not a multiple of 16: plain loops for the rest */
-    for (size_t r = 0; r < 8 && i0 + r < T; r++)
-      for (size_t c = dv; c < d; c++) {
-        float a = accumulate ? out[(i0 + r) * ldo + c] : 0.0f;
-        for (size_t j = 0; j < n; j++) a += pr[r][j] * v[j * ld + c];
-        out[(i0 + r) * ldo + c] = a;
-      }
-  }
-}
-
-/* Blockwise (flash-style) attention: for each block of keys, S = scale·Q·Kᵀ,
-** per query row update the running max m and sum l (rescaling the partial
-** output when m grows), P = exp(S − m), out += P·V. One pass over the keys,
-** exact softmax at the end: out /= l. No BLAS here, so any number of threads
-** may run it at once. */
-void k_attention(const float *q, const float *k, const float *v, size_t ld, size_t T, size_t d,
-                 float scale, float *out, size_t ldo, float *scratch) {
-  size_t kb = T < KEY_BLOCK ? T : KEY_BLOCK, np = round32(kb);
-  float *kt = scratch, *S = kt + d * np, *mrow = S + T * np, *lrow = mrow + T;
-  for (size_t jb = 0; jb < T; jb += kb) {
-    size_t n = T - jb < kb ? T - jb : kb, npb = round32(n);
-    for (size_t c = 0; c < d; c++) {
-      float *row = kt + c * npb;
-      for (size_t j = 0; j < n; j++) row[j] = k[(jb + j) * ld + c];
-      for (size_t j = n; j < npb; j++) row[j] = 0;
-    }
-    scores(q, ld, T, d, kt, npb, scale, S);
-    for (size_t i = 0; i < T; i++) {
-      float *row = S + i * npb;
-      float bm[LANES];
-      for (int t = 0; t < LANES; t++) bm[t] = -INFINITY;
-      size_t j = 0;
-      for (; j + LANES <= n; j += LANES)
-        for (int t = 0; t < LANES; t++) bm[t] = row[j + t] > bm[t] ? row[j + t] : bm[t];
-      for (; j < n; j++) bm[0] = row[j] > bm[0] ? row[j] : bm[0];
-      float mb = bm[0];
-      for (int t = 1; t < LANES; t++) mb = bm[t] > mb ? bm[t] : mb;
-      if (jb == 0) {
-        mrow[i] = mb;
-        lrow[i] = 0;
-      } else if (mb > mrow[i]) { /* new running max: rescale what was accumulated */
-        float r = exp1(mrow[i] - mb);
-        lrow[i] *= r;
-        float *o = out + i * ldo;
-        for (size_t c = 0; c < d; c++) o[c] *= r;
-        mrow[i] = mb;
-      }
-      float m = mrow[i], ls[LANES] = {0};
-      for (j = 0; j + LANES <= n; j += LANES)
-        for (int t = 0; t < LANES; t++) {
-          row[j + t] = exp1(row[j + t] - m);
-          ls[t] += row[j + t];
-        }
-      for (; j < n; j++) {
-        row[j] = exp1(row[j] - m);
-        ls[0] += row[j];
-      }
-      lrow[i] += sum16(ls);
-    }
-    weighted_values(S, npb, n, v + jb * ld, ld, T, d, out, ldo, jb != 0);
-  }
-  for (size_t i = 0; i < T; i++) {
-    float inv = 1.0f / lrow[i], *o = out + i * ldo;
-    for (size_t c = 0; c < d; c++) o[c] *= inv;
-  }
 }
 
 /* ---- exact simple twins ---- */
@@ -315,4 +83,17 @@ void k_ref_attention(const float *q, const float *k, const float *v, size_t ld, 
     }
     for (size_t c = 0; c < dd; c++) out[i * ldo + c] = (float)(acc[c] / sum);
   }
+}
+
+/* ---- the builds, by isa (dispatch.h) ---- */
+
+static const k_vec_ops ops_scalar = {"scalar", k_add_layernorm, k_gelu, k_attention};
+static const k_vec_ops ops_avx2 = {"avx2", k_add_layernorm_avx2, k_gelu_avx2, k_attention_avx2};
+static const k_vec_ops ops_avx512 = {"avx512", k_add_layernorm_avx512, k_gelu_avx512,
+                                     k_attention_avx512};
+
+const k_vec_ops *k_vec_ops_for(int isa) {
+  if (isa >= ENC_AVX512) return &ops_avx512;
+  if (isa == ENC_AVX2) return &ops_avx2;
+  return &ops_scalar;
 }

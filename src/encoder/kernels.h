@@ -42,6 +42,33 @@ size_t k_attention_scratch(size_t T, size_t d);
 void k_attention(const float *q, const float *k, const float *v, size_t ld, size_t T, size_t d,
                  float scale, float *out, size_t ldo, float *scratch);
 
+/* ---- the same kernels compiled for AVX2+FMA and AVX-512 (kernels_avx2.c,
+** kernels_avx512.c); call them only when the CPU has the unit. The
+** unsuffixed ones above are the baseline build (whatever -march says). */
+#define K_VEC_DECL(sfx)                                                                      \
+  void k_add_layernorm_##sfx(float *x, const float *res, size_t n, const float *g,           \
+                             const float *b, float eps);                                     \
+  void k_gelu_##sfx(float *x, size_t n);                                                     \
+  void k_exp_##sfx(const float *x, float *y, size_t n);                                      \
+  void k_erf_##sfx(const float *x, float *y, size_t n);                                      \
+  void k_attention_##sfx(const float *q, const float *k, const float *v, size_t ld, size_t T, \
+                         size_t d, float scale, float *out, size_t ldo, float *scratch);
+K_VEC_DECL(avx2)
+K_VEC_DECL(avx512)
+#undef K_VEC_DECL
+
+/* One build of the elementwise and attention kernels, picked once (see
+** dispatch.h). isa: ENC_SCALAR (baseline), ENC_AVX2 or ENC_AVX512. */
+typedef struct k_vec_ops {
+  const char *name;
+  void (*add_layernorm)(float *x, const float *res, size_t n, const float *g, const float *b,
+                        float eps);
+  void (*gelu)(float *x, size_t n);
+  void (*attention)(const float *q, const float *k, const float *v, size_t ld, size_t T,
+                    size_t d, float scale, float *out, size_t ldo, float *scratch);
+} k_vec_ops;
+const k_vec_ops *k_vec_ops_for(int isa);
+
 /* ---- exact simple twins (scalar, libm, double accumulation) ---- */
 float k_ref_gelu(float x);
 void k_ref_layernorm(float *x, size_t n, const float *g, const float *b, float eps);

@@ -7,8 +7,8 @@
 ** Activations: dynamic per-row (per-token) asymmetric uint8 with a zero
 ** point, so vpdpbusd (u8×s8) applies directly:
 **     Σ x·w ≈ sx·sw · (Σ u·q − zp·Σ q)          (Σ q = wsum, precomputed)
-** Accumulation is exact int32, so the fast path (AVX-512 VNNI when compiled
-** with it, otherwise a portable loop) and the scalar twin q8_linear_ref
+** Accumulation is exact int32, so every build (AVX-512 VNNI, AVX2, scalar:
+** picked at run time by the matrix's isa) and the scalar twin q8_linear_ref
 ** produce bit-identical outputs (NaN inputs included: they quantize to 0):
 ** same quantization arithmetic, same integer sums, same float epilogue
 **     y = fmaf((float)(Σ u·q − zp·wsum), sx·sw, b).
@@ -41,6 +41,8 @@ typedef struct q8_matrix {
   int32_t *wsum;   /* [out_pad] Σ_k q[n][k], for the activation zero point */
   uint32_t out, in;
   uint32_t out_pad, in_pad;
+  int isa;         /* enum enc_isa of the kernels that run it (dispatch.h):
+                      q8_quantize sets this CPU's best; tests may lower it */
 } q8_matrix;
 
 static inline int8_t q8_weight_at(const q8_matrix *q, uint32_t n, uint32_t k) {
@@ -91,10 +93,9 @@ int q8_linear_ref(const float *x, uint32_t rows, const q8_matrix *q, const float
 void q8_row_params(const float *x, uint32_t n, float *scale, float *inv, int32_t *zp);
 void q8_quantize_row_ref(const float *x, uint32_t n, float inv, int32_t zp, uint8_t *u);
 
-/* "avx512-vnni" when built with AVX-512 VNNI (-march=native on such a
-** CPU), else "portable" (exact same results, plain C, much slower: the
-** caller may then prefer the f32 path). */
-const char *q8_kernel_name(void);
+/* The build that runs q (enc_isa_name of q->isa: "avx512-vnni", "avx2" or
+** "scalar"; all compute the same integers). */
+const char *q8_kernel_name(const q8_matrix *q);
 
 /* ---------------------------------------------------------------- f32 */
 
@@ -102,6 +103,7 @@ const char *q8_kernel_name(void);
 typedef struct f32_packed {
   float *w;        /* (out_pad/32) panels × in × 32 floats, 64-aligned */
   uint32_t out, in, out_pad;
+  int isa;         /* enum enc_isa: ENC_AVX512, ENC_AVX2 or ENC_SCALAR (f32_pack: best) */
 } f32_packed;
 
 int f32_pack(const float *W, uint32_t out, uint32_t in, f32_packed *p, blend_error *err);
@@ -120,8 +122,8 @@ int f32_linear_part(const float *x, uint32_t rows, const f32_packed *p, const fl
 ** 32 waste nothing). */
 int f32_linear_block(const float *x, uint32_t rows, const f32_packed *p, uint32_t c0, uint32_t c1,
                      const float *bias, float *y, size_t ldy);
-/* "avx512" or "portable"; with "portable" cblas_sgemm is faster, use it. */
-const char *f32_kernel_name(void);
+/* "avx512", "avx2" or "scalar" (with "scalar" cblas_sgemm is faster). */
+const char *f32_kernel_name(const f32_packed *p);
 
 /* Naive triple loop in double accumulation over the unpacked W, for tests. */
 void f32_linear_ref(const float *x, uint32_t rows, const float *W, uint32_t out,

@@ -1,0 +1,66 @@
+/*
+** dispatch.c — picks the encoder's kernel builds from the CPU features
+** (see dispatch.h). Pure functions of the feature struct: no cached state.
+*/
+#include "encoder/dispatch.h"
+
+#include <stdio.h>
+
+int enc_isa_supported(const cpu_features *f, int isa) {
+  int avx512 = f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq && f->fma;
+  switch (isa) {
+    case ENC_SCALAR: return 1;
+    case ENC_AVX2: return f->avx2 && f->fma;
+    case ENC_AVX512: return avx512;
+    case ENC_AVX512_VNNI: return avx512 && f->avx512vnni;
+    case ENC_AVX512_BF16: return avx512 && f->avx512bf16;
+    default: return 0; /* ENC_AMX: no kernels yet */
+  }
+}
+
+static int best(const cpu_features *f, int cap, const int *order, int n) {
+  for (int i = 0; i < n; i++)
+    if (order[i] <= cap && enc_isa_supported(f, order[i])) return order[i];
+  return ENC_SCALAR;
+}
+
+void enc_kernels_select(const cpu_features *f, int cap, enc_kernels *k) {
+  static const int f32[] = {ENC_AVX512, ENC_AVX2};
+  static const int q8[] = {ENC_AVX512_VNNI, ENC_AVX2};
+  static const int bf16[] = {ENC_AVX512_BF16};
+  k->f32 = best(f, cap, f32, 2);
+  k->q8 = best(f, cap, q8, 2);
+  k->bf16 = best(f, cap, bf16, 1);
+  k->vec = k->f32;
+  k->att = k->bf16 == ENC_AVX512_BF16 ? ENC_AVX512_BF16 : k->vec;
+}
+
+enc_kernels enc_kernels_default(void) {
+  cpu_features f;
+  enc_kernels k;
+  cpu_detect(&f);
+  enc_kernels_select(&f, ENC_AMX, &k);
+  return k;
+}
+
+const char *enc_isa_name(int isa) {
+  switch (isa) {
+    case ENC_SCALAR: return "scalar";
+    case ENC_AVX2: return "avx2";
+    case ENC_AVX512: return "avx512";
+    case ENC_AVX512_VNNI: return "avx512-vnni";
+    case ENC_AVX512_BF16: return "avx512-bf16";
+    case ENC_AMX: return "amx";
+    default: return "?";
+  }
+}
+
+char *enc_kernels_describe(const enc_kernels *k, char *buf, unsigned long n) {
+  snprintf(buf, n,
+           "f32 linear %s, int8 linear %s, bf16 linear %s, elementwise %s, "
+           "attention f32 %s / int8+bf16 modes %s",
+           enc_isa_name(k->f32), enc_isa_name(k->q8),
+           k->bf16 == ENC_SCALAR ? "unavailable (no AVX-512 BF16)" : enc_isa_name(k->bf16),
+           enc_isa_name(k->vec), enc_isa_name(k->vec), enc_isa_name(k->att));
+  return buf;
+}

@@ -1,0 +1,60 @@
+/*
+** dispatch.h — which SIMD build of each encoder kernel runs, chosen once at
+** model load from the CPU's features (util/cpu.h), never per call:
+**
+**   unit          paths (best first)                         twin the tests use
+**   f32 linear    ENC_AVX512, ENC_AVX2 (+FMA), ENC_SCALAR     f32_linear_ref
+**   int8 linear   ENC_AVX512_VNNI, ENC_AVX2, ENC_SCALAR       q8_linear_ref (bit-exact)
+**   bf16 linear   ENC_AVX512_BF16 (vdpbf16ps), ENC_SCALAR*    bf16_linear_ref
+**   attention     ENC_AVX512_BF16 (int8 and bf16 modes), ENC_AVX512, ENC_AVX2, ENC_SCALAR
+**   elementwise   ENC_AVX512, ENC_AVX2, ENC_SCALAR (GELU, LayerNorm)
+**
+** *the scalar bf16 path is the emulating twin, used by tests only: asking
+** for BF16 precision on a CPU without AVX-512 BF16 fails (BLEND_EUNSUPPORTED).
+** ENC_AMX is reserved for AMX-INT8/AMX-BF16 tile kernels: detected and
+** reported (blend doctor), not implemented — no AMX CPU was available to
+** test them, so no path selects it.
+*/
+#ifndef BLEND_ENC_DISPATCH_H
+#define BLEND_ENC_DISPATCH_H
+
+#include "util/cpu.h"
+
+enum enc_isa {
+  ENC_SCALAR = 0,      /* portable C, compiled for the library's baseline -march */
+  ENC_AVX2 = 1,        /* AVX2 + FMA */
+  ENC_AVX512 = 2,      /* AVX-512 F/BW/VL/DQ */
+  ENC_AVX512_VNNI = 3, /* + VNNI (vpdpbusd) */
+  ENC_AVX512_BF16 = 4, /* + BF16 (vdpbf16ps, vcvtne2ps2bf16) */
+  ENC_AMX = 5          /* reserved: AMX tiles (not implemented) */
+};
+
+/* The kernels one loaded model uses. */
+typedef struct enc_kernels {
+  int f32;   /* f32 linear layers */
+  int q8;    /* int8 linear layers */
+  int bf16;  /* bf16 linear layers; ENC_SCALAR = this CPU has no BF16 unit */
+  int vec;   /* elementwise + f32 attention */
+  int att;   /* attention in int8 / bf16 mode: ENC_AVX512_BF16 or = vec (f32) */
+} enc_kernels;
+
+/* 1 when this CPU (and OS) can run kernels built for isa. */
+int enc_isa_supported(const cpu_features *f, int isa);
+
+/* The best path of every unit for this CPU, none above cap (cap ENC_AMX =
+** no cap; tests pass lower caps to force a path). */
+void enc_kernels_select(const cpu_features *f, int cap, enc_kernels *k);
+
+/* enc_kernels_select for this CPU with no cap (runs cpuid: call at load,
+** not per batch). Matrices packed by q8_quantize / f32_pack / bf16_pack
+** start with these paths. */
+enc_kernels enc_kernels_default(void);
+
+/* "scalar", "avx2", "avx512", "avx512-vnni", "avx512-bf16", "amx". */
+const char *enc_isa_name(int isa);
+
+/* One line naming the kernels of k, e.g. "f32 linear avx512, int8 linear
+** avx512-vnni, ...", into buf (size n). Returns buf. */
+char *enc_kernels_describe(const enc_kernels *k, char *buf, unsigned long n);
+
+#endif

@@ -1,0 +1,249 @@
+/*
+** test_kernels.c — every SIMD build of the encoder kernels the machine can
+** run, forced one at a time, against its scalar twin: int8 linear bit for
+** bit, f32 linear / elementwise / attention within float tolerance. A build
+** the CPU lacks is reported as SKIP (with the missing unit), never passed
+** silently. Also the dispatch rules (enc_kernels_select caps, names).
+*/
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "encoder/dispatch.h"
+#include "encoder/kernels.h"
+#include "encoder/quant.h"
+#include "test.h"
+
+static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
+static uint32_t rnd(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (uint32_t)(rng_state >> 32);
+}
+static float frand(void) { return (float)rnd() / 4294967296.0f * 2.0f - 1.0f; }
+static float *rand_buf(size_t n, float amp, float offset) {
+  float *p = malloc(n * sizeof *p);
+  for (size_t i = 0; i < n; i++) p[i] = (frand() + frand() + frand()) * amp + offset;
+  return p;
+}
+
+/* SKIP the calling test unless this CPU runs isa. */
+#define NEED(isa)                                                                            \
+  do {                                                                                       \
+    cpu_features f_;                                                                         \
+    cpu_detect(&f_);                                                                         \
+    if (!enc_isa_supported(&f_, isa)) {                                                      \
+      char why_[160];                                                                        \
+      snprintf(why_, sizeof why_, "this CPU cannot run the %s build (%s)", enc_isa_name(isa), \
+               f_.brand[0] ? f_.brand : "unknown CPU");                                      \
+      SKIP(why_);                                                                            \
+    }                                                                                        \
+  } while (0)
+
+typedef struct shape {
+  uint32_t rows, in, out;
+} shape;
+static const shape shapes[] = {{1, 1, 1},     {1, 5, 1},      {3, 3, 17},    {7, 67, 33},
+                               {6, 64, 64},   {13, 130, 100}, {12, 384, 70}, {1, 1536, 16},
+                               {25, 100, 65}, {97, 12, 130},  {5, 7, 300},   {104, 64, 200},
+                               {70, 516, 480}};
+
+/* int8: the forced build equals q8_linear_ref bit for bit (NaN/inf inputs,
+** zero rows and skewed rows included), whole matrix and column ranges. */
+static void q8_vs_twin(int isa) {
+  for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+    shape sh = shapes[s];
+    float *W = rand_buf((size_t)sh.out * sh.in, 0.05f, 0.0f);
+    float *x = rand_buf((size_t)sh.rows * sh.in, 1.0f, s % 2 ? 0.9f : 0.0f);
+    float *b = rand_buf(sh.out, 0.1f, 0.0f);
+    if (sh.rows > 2) {
+      memset(x + sh.in, 0, sh.in * sizeof *x); /* an all-zero row */
+      x[2 * sh.in] = NAN;
+      if (sh.in > 1) x[2 * sh.in + 1] = INFINITY;
+    }
+    size_t ny = (size_t)sh.rows * sh.out;
+    float *yr = malloc(ny * 4), *yf = malloc(ny * 4);
+    q8_matrix q;
+    REQUIRE(q8_quantize(W, sh.out, sh.in, &q, NULL) == 0);
+    q.isa = isa;
+    CHECK_STR(q8_kernel_name(&q), enc_isa_name(isa));
+    REQUIRE(q8_linear_ref(x, sh.rows, &q, b, yr) == 0);
+    for (unsigned thr = 1; thr <= 2; thr++) {
+      memset(yf, 0xFF, ny * 4);
+      REQUIRE(q8_linear(x, sh.rows, &q, b, yf, thr) == 0);
+      size_t bad = 0, first = 0;
+      for (size_t i = 0; i < ny; i++)
+        if (memcmp(&yr[i], &yf[i], 4) != 0 && bad++ == 0) first = i;
+      CHECKF(bad == 0, "%s shape %ux%u->%u thr %u: %zu of %zu differ from the twin, first [%zu] %.9g vs %.9g",
+             enc_isa_name(isa), sh.rows, sh.in, sh.out, thr, bad, ny, first, yr[first], yf[first]);
+    }
+    /* a column range that starts and ends inside 16-channel blocks */
+    uint32_t c0 = sh.out / 3, c1 = sh.out - sh.out / 5;
+    memset(yf, 0xFF, ny * 4);
+    REQUIRE(q8_linear_block(x, sh.rows, &q, c0, c1, b, yf, sh.out) == 0);
+    size_t bad = 0;
+    for (uint32_t r = 0; r < sh.rows; r++)
+      for (uint32_t n = 0; n < sh.out; n++) {
+        size_t i = (size_t)r * sh.out + n;
+        int inside = n >= c0 && n < c1;
+        uint32_t sentinel = 0xFFFFFFFFu, got;
+        memcpy(&got, &yf[i], 4);
+        if (inside ? memcmp(&yr[i], &yf[i], 4) != 0 : got != sentinel) bad++;
+      }
+    CHECKF(bad == 0, "%s block [%u,%u) of %ux%u->%u: %zu wrong", enc_isa_name(isa), c0, c1, sh.rows,
+           sh.in, sh.out, bad);
+    q8_free(&q);
+    free(W), free(x), free(b), free(yr), free(yf);
+  }
+}
+
+TEST(q8_scalar_matches_twin) { q8_vs_twin(ENC_SCALAR); }
+TEST(q8_avx2_matches_twin) {
+  NEED(ENC_AVX2);
+  q8_vs_twin(ENC_AVX2);
+}
+TEST(q8_avx512vnni_matches_twin) {
+  NEED(ENC_AVX512_VNNI);
+  q8_vs_twin(ENC_AVX512_VNNI);
+}
+
+/* f32: within 1e-5 of the double-accumulated naive loop, relative to the
+** magnitude of the summed terms, and nothing written outside [c0, c1). */
+static void f32_vs_twin(int isa) {
+  for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+    shape sh = shapes[s];
+    float *W = rand_buf((size_t)sh.out * sh.in, 0.05f, 0.0f), *x = rand_buf((size_t)sh.rows * sh.in, 1.0f, 0.2f);
+    float *b = rand_buf(sh.out, 0.1f, 0.0f);
+    size_t ny = (size_t)sh.rows * sh.out;
+    float *yr = malloc(ny * 4), *yf = malloc(ny * 4);
+    f32_packed p;
+    REQUIRE(f32_pack(W, sh.out, sh.in, &p, NULL) == 0);
+    p.isa = isa;
+    CHECK_STR(f32_kernel_name(&p), enc_isa_name(isa));
+    f32_linear_ref(x, sh.rows, W, sh.out, sh.in, b, yr);
+    uint32_t c0 = sh.out / 3, c1 = sh.out - sh.out / 5;
+    for (int pass = 0; pass < 2; pass++) {
+      for (size_t i = 0; i < ny; i++) yf[i] = NAN;
+      if (pass == 0) REQUIRE(f32_linear(x, sh.rows, &p, b, yf, 2) == 0);
+      else REQUIRE(f32_linear_block(x, sh.rows, &p, c0, c1, b, yf, sh.out) == 0);
+      double worst = 0;
+      size_t outside = 0;
+      for (uint32_t r = 0; r < sh.rows; r++)
+        for (uint32_t n = 0; n < sh.out; n++) {
+          size_t i = (size_t)r * sh.out + n;
+          if (pass == 1 && (n < c0 || n >= c1)) {
+            outside += !isnan(yf[i]);
+            continue;
+          }
+          double mag = fabs(b[n]);
+          for (uint32_t k = 0; k < sh.in; k++)
+            mag += fabs((double)x[(size_t)r * sh.in + k] * W[(size_t)n * sh.in + k]);
+          double e = fabs((double)yf[i] - yr[i]) / (mag + 1e-30);
+          if (!(e <= worst)) worst = e;
+        }
+      CHECKF(worst < 1e-5 && outside == 0, "%s shape %ux%u->%u pass %d: worst relative error %g, %zu written outside",
+             enc_isa_name(isa), sh.rows, sh.in, sh.out, pass, worst, outside);
+    }
+    f32_packed_free(&p);
+    free(W), free(x), free(b), free(yr), free(yf);
+  }
+}
+
+TEST(f32_scalar_matches_twin) { f32_vs_twin(ENC_SCALAR); }
+TEST(f32_avx2_matches_twin) {
+  NEED(ENC_AVX2);
+  f32_vs_twin(ENC_AVX2);
+}
+TEST(f32_avx512_matches_twin) {
+  NEED(ENC_AVX512);
+  f32_vs_twin(ENC_AVX512);
+}
+
+/* GELU, residual + LayerNorm and attention of one build vs the twins. */
+static void vec_vs_twin(int isa) {
+  const k_vec_ops *o = k_vec_ops_for(isa);
+  float x[2001], g[2001];
+  for (int i = 0; i <= 2000; i++) x[i] = -8.0f + (float)i * 0.008f;
+  memcpy(g, x, sizeof x);
+  o->gelu(g, 2001);
+  double mx = 0;
+  for (int i = 0; i <= 2000; i++) mx = fmax(mx, fabs(g[i] - k_ref_gelu(x[i])));
+  CHECKF(mx < 2e-6, "%s gelu vs erf twin: %.3g", o->name, mx);
+  float a[383], r[383], g2[383], b2[383], t[383];
+  for (int i = 0; i < 383; i++) {
+    a[i] = sinf((float)i) * 3.0f + 0.5f;
+    r[i] = cosf((float)i * 0.7f);
+    g2[i] = 1.0f + 0.01f * (float)(i % 7);
+    b2[i] = 0.02f * (float)(i % 5);
+    t[i] = a[i] + r[i];
+  }
+  o->add_layernorm(a, r, 383, g2, b2, 1e-12f);
+  k_ref_layernorm(t, 383, g2, b2, 1e-12f);
+  mx = 0;
+  for (int i = 0; i < 383; i++) mx = fmax(mx, fabs(a[i] - t[i]));
+  CHECKF(mx < 2e-6, "%s layernorm vs twin: %.3g", o->name, mx);
+  /* attention: short, ragged and multi-block (T > 256) sequences; d 32 and 24 */
+  size_t Ts[] = {1, 7, 100, 300}, ds[] = {32, 24};
+  for (size_t ti = 0; ti < 4; ti++)
+    for (size_t di = 0; di < 2; di++) {
+      size_t T = Ts[ti], d = ds[di], ld = 3 * d;
+      float *qkv = rand_buf(T * ld, 1.0f, 0.0f), *o1 = malloc(T * d * 4), *o2 = malloc(T * d * 4);
+      float *scr = malloc(k_attention_scratch(T, d) * 4);
+      uint8_t *mask = malloc(T);
+      memset(mask, 1, T);
+      o->attention(qkv, qkv + d, qkv + 2 * d, ld, T, d, 0.5f, o1, d, scr);
+      k_ref_attention(qkv, qkv + d, qkv + 2 * d, ld, T, d, mask, 0.5f, o2, d);
+      mx = 0;
+      for (size_t i = 0; i < T * d; i++) mx = fmax(mx, fabs(o1[i] - o2[i]));
+      CHECKF(mx < 1e-5, "%s attention T %zu d %zu vs twin: %.3g", o->name, T, d, mx);
+      free(qkv), free(o1), free(o2), free(scr), free(mask);
+    }
+}
+
+TEST(vec_scalar_matches_twin) { vec_vs_twin(ENC_SCALAR); }
+TEST(vec_avx2_matches_twin) {
+  NEED(ENC_AVX2);
+  vec_vs_twin(ENC_AVX2);
+}
+TEST(vec_avx512_matches_twin) {
+  NEED(ENC_AVX512);
+  vec_vs_twin(ENC_AVX512);
+}
+
+/* Selection: caps are honoured, nothing is picked the CPU lacks, AMX is
+** never picked (no AMX kernels exist), a CPU with nothing runs scalar. */
+TEST(dispatch_rules) {
+  cpu_features f;
+  cpu_detect(&f);
+  enc_kernels k;
+  for (int cap = ENC_SCALAR; cap <= ENC_AMX; cap++) {
+    enc_kernels_select(&f, cap, &k);
+    int u[] = {k.f32, k.q8, k.bf16, k.vec, k.att};
+    for (int i = 0; i < 5; i++) {
+      CHECKF(u[i] <= cap, "cap %d: unit %d got %d", cap, i, u[i]);
+      CHECKF(enc_isa_supported(&f, u[i]), "cap %d: unit %d got unsupported %s", cap, i,
+             enc_isa_name(u[i]));
+      CHECK(u[i] != ENC_AMX);
+    }
+  }
+  cpu_features none;
+  memset(&none, 0, sizeof none);
+  enc_kernels_select(&none, ENC_AMX, &k);
+  CHECK(k.f32 == ENC_SCALAR && k.q8 == ENC_SCALAR && k.bf16 == ENC_SCALAR && k.vec == ENC_SCALAR);
+  CHECK(!enc_isa_supported(&none, ENC_AVX2));
+  /* a CPU that lists AVX-512 but whose OS does not save zmm state: not usable */
+  cpu_features half = f;
+  half.avx512f = 0;
+  CHECK(!enc_isa_supported(&half, ENC_AVX512) && !enc_isa_supported(&half, ENC_AVX512_VNNI));
+  char buf[512];
+  enc_kernels_select(&f, ENC_AMX, &k);
+  enc_kernels_describe(&k, buf, sizeof buf);
+  CHECK(strstr(buf, enc_isa_name(k.q8)) != NULL);
+  CHECK_STR(enc_isa_name(ENC_AVX512_VNNI), "avx512-vnni");
+  char feats[512];
+  cpu_feature_list(&f, feats, sizeof feats);
+  if (f.avx2) CHECK(strstr(feats, "avx2") != NULL);
+  if (!f.amx_tile) CHECK(cpu_request_amx(&f) == -1);
+}

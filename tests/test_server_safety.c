@@ -197,3 +197,74 @@ TEST(cli_search_survives_the_crash_query) {
   CHECK(strstr(out, "query too complex") != NULL);
   free(q);
 }
+
+/* ---- (b) the query path's analyzer memory is bounded */
+
+/* 300,000 distinct query words (plus snippets over them) through one
+** searcher: the analyzer's tables stay under the bound (they grew by ~176
+** bytes a word before), and answers stay right after every forget. */
+TEST(searcher_analyzer_memory_is_flat) {
+  blend_index *ix = open_small_index(T("ix-flat"));
+  REQUIRE(ix);
+  blend_searcher *s;
+  blend_error err = {0};
+  REQUIRE(blend_searcher_new(ix, &s, &err) == 0);
+  blend_results r;
+  char q[100 * 16];
+  analyzer_cache st0, st;
+  analyzer_cache_stats(searcher_analyzer(s), &st0);
+  size_t peak_bytes = 0, peak_terms = 0, peak_surface = 0, after_10k = 0;
+  for (uint32_t batch = 0; batch < 3000; batch++) {
+    size_t at = 0;
+    for (uint32_t i = 0; i < 100; i++) at += (size_t)sprintf(q + at, "zq%uy ", batch * 100 + i);
+    q[at] = 0;
+    REQUIRE(blend_search(s, q, NULL, &r, &err) == 0);
+    CHECK_EQ_INT(r.count, 0);
+    if (batch % 50 == 0) {
+      const char *snip;
+      CHECK(blend_searcher_snippet(s, 0, "text", q, 100, "[", "]", &snip, &err) == 0);
+      CHECK(blend_search(s, "apples", NULL, &r, &err) == 0 && r.count == 1);
+    }
+    analyzer_cache_stats(searcher_analyzer(s), &st);
+    if (st.term_bytes > peak_bytes) peak_bytes = st.term_bytes;
+    if (st.terms > peak_terms) peak_terms = st.terms;
+    if (st.surface > peak_surface) peak_surface = st.surface;
+    if (batch == 99) after_10k = peak_bytes;
+  }
+  CHECKF(peak_terms <= 16384, "terms %zu", peak_terms);
+  CHECKF(peak_surface <= 16384, "surface %zu", peak_surface);
+  CHECKF(st.forgets >= 300000 / 16384, "forgets %llu", (unsigned long long)st.forgets);
+  /* buffers stop growing once the bound is reached */
+  CHECKF(peak_bytes <= after_10k * 2 + 65536, "term bytes %zu after 10k words, %zu peak", after_10k,
+         peak_bytes);
+  /* the phrase doc is still found by its words after the forgets */
+  CHECK(blend_search(s, "\"w3x w4x w5x\"", NULL, &r, &err) == 0 && r.count == 1);
+  blend_searcher_free(s);
+  blend_index_close(ix);
+}
+
+/* The indexer's analyzer is not bounded: term ids stay dense and stable. */
+static int count_ids(void *ctx, const blend_token *t) {
+  uint32_t *max = ctx;
+  if (t->term_id + 1 > *max) *max = t->term_id + 1;
+  return 0;
+}
+TEST(unbounded_analyzer_keeps_every_term_id) {
+  blend_analyzer_config cfg;
+  blend_analyzer_config_default(&cfg);
+  blend_analyzer *a;
+  blend_error err = {0};
+  REQUIRE(blend_analyzer_new(&cfg, &a, &err) == 0);
+  char w[32];
+  uint32_t max = 0;
+  for (uint32_t i = 0; i < 40000; i++) {
+    int n = sprintf(w, "zq%uy", i);
+    blend_analyze(a, w, (size_t)n, count_ids, &max);
+  }
+  CHECK_EQ_INT(max, 40000);
+  CHECK_EQ_INT(analyzer_term_count(a), 40000);
+  uint32_t again = 0;
+  blend_analyze(a, "zq7y", 4, count_ids, &again);
+  CHECK_EQ_INT(again, 8); /* id 7, as the first time */
+  blend_analyzer_free(a);
+}

@@ -33,5 +33,18 @@ uint32_t analyzer_term_count(const blend_analyzer *a);
 /* When on, tokens carry only term_id (term NULL, term_len 0): the indexer
 ** needs no text per token, and looking it up costs cache misses. */
 void analyzer_ids_only(blend_analyzer *a, int on);
+/* Bound the term table and the surface cache to max_terms entries each
+** (0: unbounded, the default): past that, every term is forgotten and ids
+** restart, so ids are then only valid within one token callback. For
+** long-lived query-side analyzers, whose callers use term text. */
+void analyzer_bound_terms(blend_analyzer *a, uint32_t max_terms);
+/* What the caches hold now (tests: memory stays flat). */
+typedef struct analyzer_cache {
+  uint32_t terms;      /* term ids assigned */
+  size_t surface;      /* surface forms cached */
+  size_t term_bytes;   /* capacity of the term text + offset buffers */
+  uint64_t forgets;    /* times the tables were emptied */
+} analyzer_cache;
+void analyzer_cache_stats(const blend_analyzer *a, analyzer_cache *out);
 
 #endif

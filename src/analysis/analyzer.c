@@ -8,6 +8,12 @@
 ** a unigram), as Lucene's CJKBigramFilter does. Removed stopwords still take
 ** a position, so phrase queries keep their gaps.
 ** An analyzer owns a Snowball stemmer and scratch buffers: one per thread.
+** Term ids are dense and stable for the analyzer's lifetime (the indexer
+** keys arrays by them). A long-lived query-side analyzer (a searcher in a
+** server) would keep an id for every word it ever saw, so it can be bounded
+** (analyzer_bound_terms): when a table fills, every cached term is forgotten
+** and ids start again from 0 — fine there, since queries and snippets use
+** term text, never ids.
 */
 #include <libstemmer.h>
 #include <stdlib.h>
@@ -46,6 +52,8 @@ struct blend_analyzer {
   int32_t *cps;               /* scratch code points for normalisation */
   size_t cps_cap;
   int ids_only;               /* tokens carry term_id only (the indexer) */
+  uint32_t max_terms;         /* 0: unbounded; else forget all past this */
+  uint64_t forgets;           /* times the tables were emptied (tests) */
   char term[4 * MAX_TERM_BYTES + 8];
 };
 
@@ -151,8 +159,32 @@ static size_t strip_possessive(const char *t, size_t n) {
   return n;
 }
 
+/* Bounded mode: drop every term, its id and every cached surface form
+** (the new maps are made first, so a failed allocation leaves a working
+** analyzer). Buffers keep their capacity, which the bound also bounds. */
+static int forget_terms(blend_analyzer *a) {
+  strmap *t = strmap_new(), *s = strmap_new();
+  if (!t || !s) {
+    strmap_free(t);
+    strmap_free(s);
+    return -1;
+  }
+  strmap_free(a->terms);
+  strmap_free(a->surface);
+  a->terms = t;
+  a->surface = s;
+  a->term_text.len = 0;
+  a->term_off.len = 0;
+  memset(a->front, 0, sizeof a->front);
+  a->forgets++;
+  return 0;
+}
+
 /* The id of term text t, adding it. */
 static int term_id(blend_analyzer *a, const char *t, size_t len, uint32_t *id) {
+  if (a->max_terms && a->term_off.len / 4 >= a->max_terms && !strmap_get(a->terms, t, len, id) &&
+      forget_terms(a))
+    return -1;
   uint32_t v = (uint32_t)(a->term_off.len / 4);
   int r = strmap_upsert(a->terms, t, len, &v);
   if (r < 0) return -1;
@@ -174,6 +206,19 @@ const char *analyzer_term(const blend_analyzer *a, uint32_t id, uint32_t *len) {
 uint32_t analyzer_term_count(const blend_analyzer *a) { return (uint32_t)(a->term_off.len / 4); }
 
 void analyzer_ids_only(blend_analyzer *a, int on) { a->ids_only = on; }
+
+void analyzer_bound_terms(blend_analyzer *a, uint32_t max_terms) {
+  a->max_terms = max_terms;
+  if (max_terms && (analyzer_term_count(a) > max_terms || strmap_count(a->surface) > max_terms))
+    forget_terms(a); /* a failure keeps the tables: the next new term retries */
+}
+
+void analyzer_cache_stats(const blend_analyzer *a, analyzer_cache *out) {
+  out->terms = analyzer_term_count(a);
+  out->surface = strmap_count(a->surface);
+  out->term_bytes = a->term_text.cap + a->term_off.cap;
+  out->forgets = a->forgets;
+}
 
 static int emit_id(blend_analyzer *a, uint32_t id, uint32_t pos, size_t start, size_t end,
                    blend_token_fn fn, void *ctx) {
@@ -222,7 +267,9 @@ static int emit_word(blend_analyzer *a, const uint8_t *s, const seg_token *st, u
   if (tlen > MAX_TERM_BYTES) tlen = MAX_TERM_BYTES;
   if (stop || tlen == 0) id = STOPWORD; /* an empty stem is dropped like a stopword */
   else if (term_id(a, term, tlen, &id)) return -1;
-  if (strmap_count(a->surface) >= STEM_CACHE_MAX) { /* bound memory on huge vocabularies */
+  if (strmap_count(a->surface) >= (a->max_terms ? a->max_terms : STEM_CACHE_MAX)) {
+    /* bound memory on huge vocabularies (term ids survive: only the
+       surface → id shortcut goes) */
     strmap_free(a->surface);
     a->surface = strmap_new();
     if (!a->surface) return -1;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/analysis.h"
 #include "search/scorer.h"
 #include "search/search.h"
 
@@ -20,6 +21,9 @@
 ** (a cursor is ~1 KB) up to this bound; a bigger query is refused. */
 #define MAX_PARTS (MAX_SCORERS * 2)
 #define INITIAL_PARTS 256
+/* Distinct words the searcher's analyzer caches (queries, snippets) before
+** it forgets them all: a few MB at most, whatever the process has seen. */
+#define SEARCHER_MAX_TERMS 16384
 
 struct blend_searcher {
   blend_index *ix;
@@ -68,6 +72,8 @@ int blend_searcher_new(blend_index *ix, blend_searcher **out, blend_error *err) 
     free(s);
     return rc;
   }
+  /* a searcher may live as long as a server: flat analyzer memory */
+  analyzer_bound_terms(s->an, SEARCHER_MAX_TERMS);
   s->sc = calloc(MAX_SCORERS, sizeof *s->sc);
   s->pcs = calloc(INITIAL_PARTS, sizeof *s->pcs);
   s->parts = calloc(INITIAL_PARTS, sizeof *s->parts);

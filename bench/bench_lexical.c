@@ -45,7 +45,7 @@ typedef struct index_ctx {
 static int add_doc(void *vctx, const bench_doc *d) {
   index_ctx *c = vctx;
   blend_field_value f[2] = {{"title", d->title, d->title_len}, {"text", d->text, d->text_len}};
-  blend_doc doc = {d->id, d->id_len, f, 2};
+  blend_doc doc = {.id = d->id, .id_len = d->id_len, .fields = f, .nfields = 2};
   return blend_writer_add(c->w, &doc, &c->err) == BLEND_OK ? 0 : 1;
 }
 

@@ -33,7 +33,7 @@ static blend_searcher *open_index(void) {
     }
     snprintf(id, sizeof id, "d%d", d);
     blend_field_value f[2] = {{"title", words[d % 14], strlen(words[d % 14])}, {"text", text, len}};
-    blend_doc doc = {id, strlen(id), f, 2};
+    blend_doc doc = {.id = id, .id_len = strlen(id), .fields = f, .nfields = 2};
     if (blend_writer_add(w, &doc, NULL)) abort();
   }
   if (blend_writer_commit(w, NULL)) abort();

@@ -36,7 +36,8 @@ enum blend_status {
   BLEND_ENOMEM = 4,      /* allocation failed */
   BLEND_ENOTFOUND = 5,   /* missing file, field, tensor or document */
   BLEND_EUNSUPPORTED = 6,/* valid input this build cannot handle */
-  BLEND_ENETWORK = 7     /* download failed */
+  BLEND_ENETWORK = 7,    /* download failed */
+  BLEND_ELOCKED = 8      /* another writer holds the index lock */
 };
 
 #define BLEND_ERROR_MAX 512
@@ -101,12 +102,61 @@ typedef struct blend_field_value {
   size_t len;
 } blend_field_value;
 
+/* Filter metadata of a document: a named number or string (the BEIR
+** "metadata" object's scalar members, and JSONL fields named by
+** --meta-fields). Filters test equality and numeric ranges on these. */
+enum blend_meta_kind { BLEND_META_NUMBER = 1, BLEND_META_STRING = 2 };
+
+typedef struct blend_meta_value {
+  const char *name;   /* 1-63 bytes */
+  int kind;           /* enum blend_meta_kind */
+  double number;      /* BLEND_META_NUMBER */
+  const char *text;   /* BLEND_META_STRING: UTF-8, len bytes */
+  size_t len;
+} blend_meta_value;
+
 typedef struct blend_doc {
   const char *id;
   size_t id_len;
   const blend_field_value *fields;
   size_t nfields;
+  const blend_meta_value *meta;   /* may be NULL */
+  size_t nmeta;
+  const float *vector;            /* the document's own vector (dim floats of
+                                     the index's vector field), or NULL: the
+                                     writer's model encodes it, if it has one */
+  uint32_t vector_dim;
 } blend_doc;
+
+/* ---- the vector field (dense leg) */
+enum blend_metric { BLEND_METRIC_COSINE = 0, BLEND_METRIC_DOT = 1, BLEND_METRIC_L2 = 2 };
+enum blend_vector_dtype { BLEND_VECTOR_F32 = 0, BLEND_VECTOR_INT8 = 1 };
+
+/* An index holds at most one vector field. Its shape, search structures and
+** the identity of the model that produced it are stored in the index, so a
+** query is always encoded by the same model (a different one is an error). */
+typedef struct blend_vector_config {
+  uint32_t dim;              /* 0: the index has no vector field */
+  int metric;                /* enum blend_metric (default cosine) */
+  int dtype;                 /* enum blend_vector_dtype: int8 adds scalar-
+                                quantised codes searched with f32 rescoring */
+  int hnsw;                  /* build an HNSW graph per segment (default 1) */
+  uint32_t hnsw_m;           /* hnswlib's M (default 16: M links per node on
+                                upper layers, 2M on layer 0) */
+  uint32_t hnsw_ef_construction; /* default 200 */
+  uint64_t hnsw_seed;        /* default 42; the graph is deterministic per seed */
+  int threads;               /* graph build threads, <= 0: online cores */
+  /* model identity ("" when the vectors came from the user) */
+  char model_dir[1024];      /* absolute path of the model directory */
+  char model_name[128];      /* its directory name */
+  char model_sha256[65];     /* SHA-256 of its model.safetensors */
+  char pooling[16];          /* mean | cls | max */
+  int normalize;             /* 1 when the model L2-normalises embeddings */
+  uint32_t max_length;       /* tokens the documents were truncated to */
+  char doc_prefix[128];      /* prepended to document text before encoding */
+  char query_prefix[128];    /* prepended to query text before encoding */
+  char text_fields[256];     /* comma-separated fields that were encoded */
+} blend_vector_config;
 
 typedef struct blend_index_config {
   blend_analyzer_config analyzer;
@@ -115,39 +165,93 @@ typedef struct blend_index_config {
                             queries, multifield BM25). 0: only the flat
                             'contents' field — faster to build, smaller.
                             Default 1. */
+  blend_vector_config vector; /* dim 0 (default): no vector field */
 } blend_index_config;
 
 void blend_index_config_default(blend_index_config *cfg);
+/* Defaults of a vector field of dimension dim (cosine, f32, HNSW M=16,
+** efConstruction=200, seed 42). */
+void blend_vector_config_default(blend_vector_config *v, uint32_t dim);
 
 typedef struct blend_writer blend_writer;
 
-/* Start writing a new generation of the index in dir (created if missing).
-** Nothing is visible to readers until blend_writer_commit() succeeds; an
-** interrupted writer leaves the previous generation intact and openable. */
+/* How a writer treats the index already in dir. */
+enum blend_write_mode {
+  BLEND_WRITE_REPLACE = 0, /* the commit replaces every document (a rebuild) */
+  BLEND_WRITE_APPEND = 1   /* add a segment per commit; added documents with
+                              an existing id replace it; deletes allowed */
+};
+
+/* Open a writer on dir (created if missing). Only one writer at a time:
+** the writer holds DIR/LOCK (an flock, released by the kernel when the
+** process dies, so a stale lock never blocks); a second writer fails with
+** BLEND_ELOCKED naming the holder's pid. Nothing is visible to readers until
+** blend_writer_commit() succeeds; an interrupted writer leaves the previous
+** generation intact and openable. In APPEND mode the index's own analyzer,
+** fields option and vector field are kept (cfg's are ignored, except that
+** an index without a vector field may not gain one). */
 int blend_writer_open(const char *dir, const blend_index_config *cfg,
                       blend_writer **out, blend_error *err);
+int blend_writer_open_mode(const char *dir, const blend_index_config *cfg, int mode,
+                           blend_writer **out, blend_error *err);
 
 /* Add a document. A document whose id was already added in this writer
-** replaces the earlier one (last one wins). Texts are copied. */
+** (or, in APPEND mode, is in the index) replaces the earlier one (last one
+** wins). Texts are copied. With a vector field, doc->vector must be given
+** (dim finite floats) unless a model is attached (blend_writer_set_model). */
 int blend_writer_add(blend_writer *w, const blend_doc *doc, blend_error *err);
+
+/* Delete the document with this id (APPEND mode, or documents added by this
+** writer). *found (if non-NULL) is 1 when it existed. Takes effect at commit. */
+int blend_writer_delete(blend_writer *w, const char *id, size_t id_len, int *found,
+                        blend_error *err);
 
 /* Number of documents added so far that replaced an earlier same-id one. */
 uint64_t blend_writer_duplicates(const blend_writer *w);
 
-/* Write segment files, fsync them, then atomically switch the manifest. */
-int blend_writer_commit(blend_writer *w, blend_error *err);
+/* Attach a bi-encoder: documents added without a vector are encoded from
+** their text fields (the named ones joined by a space; NULL = every text
+** field) with doc_prefix prepended, batched. Sets the index's vector field
+** (dimension = the model's, cosine) and records the model's identity. */
+typedef struct blend_model blend_model;
+int blend_writer_set_model(blend_writer *w, blend_model *m, const char *model_dir,
+                           const char *text_fields, const char *doc_prefix,
+                           const char *query_prefix, blend_error *err);
 
-/* Release the writer; uncommitted work is discarded. */
+/* Write segment files and live-docs, fsync them and the directory, then
+** atomically switch the manifest (rename + directory fsync). On success
+** the writer stays open for more documents (the next commit makes another
+** segment). Then merges segments by the tiered merge policy unless
+** disabled with blend_writer_set_merge(w, 0). */
+int blend_writer_commit(blend_writer *w, blend_error *err);
+void blend_writer_set_merge(blend_writer *w, int enabled);
+
+/* Merge segments until at most max_segments remain (>= 1), dropping
+** deleted documents; crash-safe like a commit. */
+int blend_writer_force_merge(blend_writer *w, uint32_t max_segments, blend_error *err);
+
+/* Release the writer (and its lock); uncommitted work is discarded. */
 void blend_writer_close(blend_writer *w);
 
 typedef struct blend_index blend_index;
 
-/* Open the committed generation in dir (memory-mapped, read-only). */
+/* Open the committed generation in dir (memory-mapped, read-only). The
+** reader keeps seeing that generation, whatever later commits do, until it
+** is closed or refreshed. Segments are checksummed in full when first
+** opened; a refresh reuses the segments it already has open. */
 int blend_index_open(const char *dir, blend_index **out, blend_error *err);
 void blend_index_close(blend_index *ix);
 
+/* Move *ix to the newest committed generation: *ix is replaced by a new
+** handle (sharing unchanged segments) and the old one is closed, or left
+** alone when nothing changed (*changed = 0). Searchers made on the old
+** handle must be freed first. */
+int blend_index_refresh(blend_index **ix, int *changed, blend_error *err);
+
 typedef struct blend_index_stats {
   uint64_t docs;          /* live documents */
+  uint64_t deleted;       /* deleted documents not yet merged away */
+  uint64_t generation;    /* the committed generation this reader sees */
   uint64_t terms;         /* distinct terms over all fields */
   uint64_t postings;      /* (term, doc) pairs over all fields */
   uint64_t bytes_on_disk; /* files of the committed generation */
@@ -184,6 +288,16 @@ typedef struct blend_ingest_options {
   const char *const *fields;     /* JSONL text fields; NULL = {"title","text"} */
   size_t nfields;
   int skip_invalid;              /* 1: skip bad lines/files and count them */
+  /* filter metadata: the scalar members of a JSONL "metadata" object (as
+     BEIR corpora have) always, plus these top-level fields (strings,
+     numbers, booleans as "true"/"false"; null = absent) */
+  const char *const *meta_fields;
+  size_t nmeta_fields;
+  /* the document's vector, when vectors come from elsewhere: return NULL
+     when id has none (then the writer's model, if any, encodes it) */
+  const float *(*vector_for)(void *ctx, const char *id, size_t len);
+  void *vector_ctx;
+  uint32_t vector_dim;           /* floats in what vector_for returns */
   /* called every ~1000 documents and at the end (may be NULL) */
   void (*progress)(void *ctx, uint64_t docs, uint64_t bytes);
   void *progress_ctx;
@@ -219,8 +333,10 @@ enum blend_topk_algo {
 
 #define BLEND_MAX_FIELD_WEIGHTS 8
 
+typedef struct blend_filter blend_filter;
 typedef struct blend_search_options {
   uint32_t k;            /* number of hits (default 10) */
+  const blend_filter *filter; /* only documents passing it (NULL: all) */
   float k1, b;           /* BM25 parameters (default 0.9, 0.4) */
   int field_mode;        /* enum blend_field_mode */
   int algorithm;         /* enum blend_topk_algo */
@@ -277,6 +393,73 @@ int blend_searcher_snippet(blend_searcher *s, uint32_t doc, const char *field,
                            const char *query, size_t max_bytes,
                            const char *open, const char *close,
                            const char **out, blend_error *err);
+
+/* ------------------------------------------------------- filters, dense */
+
+/* A filter over document metadata and ids, for lexical and dense search:
+** all of its conditions must hold (AND). Build once; it is evaluated per
+** segment when a search uses it. */
+int blend_filter_new(blend_filter **out, blend_error *err);
+void blend_filter_free(blend_filter *f);
+/* Add a condition "FIELD=VALUE", "FIELD!=VALUE", "FIELD>=X", "FIELD>X",
+** "FIELD<=X" or "FIELD<X". '=' compares numbers numerically when both the
+** value and the document's value are numbers, else as strings; the
+** comparisons need numbers. FIELD is a metadata field of the index;
+** BLEND_EINVAL names the condition when malformed. A document without the
+** field fails every condition on it except '!='. */
+int blend_filter_add(blend_filter *f, const char *condition, blend_error *err);
+/* Restrict to these external ids (an allow-list; calls accumulate). */
+int blend_filter_allow_ids(blend_filter *f, const char *const *ids, const size_t *lens, size_t n,
+                           blend_error *err);
+
+/* Metadata fields of the index (names valid while the index is open). */
+uint32_t blend_index_meta_fields(const blend_index *ix);
+const char *blend_index_meta_field(const blend_index *ix, uint32_t i);
+
+/* The index's vector field, or BLEND_ENOTFOUND when it has none. */
+int blend_index_vector_config(const blend_index *ix, blend_vector_config *out, blend_error *err);
+
+typedef struct blend_model_options blend_model_options;
+/* Open the bi-encoder that built the index's vectors, for query encoding:
+** model_dir NULL means the directory recorded at index time. The model's
+** dimension, pooling, normalisation and weights (SHA-256 of
+** model.safetensors) must match the index's record, else BLEND_EINVAL
+** saying what differs. opts as for blend_model_open. */
+int blend_index_open_query_model(const blend_index *ix, const char *model_dir,
+                                 const blend_model_options *opts, blend_model **out,
+                                 blend_error *err);
+/* Encode a query with the index's query prefix: out[dim]. */
+int blend_index_embed_query(const blend_index *ix, blend_model *m, const char *text, size_t len,
+                            float *out, blend_error *err);
+
+typedef struct blend_dense_options {
+  uint32_t k;          /* hits (default 10) */
+  uint32_t ef;         /* HNSW candidate list size (0: max(k, 64)) */
+  int exact;           /* 1: exact scan instead of HNSW */
+  uint32_t rescore;    /* int8 fields: candidates rescored in f32 (0: auto) */
+  int threads;         /* exact-scan threads (<= 1: the caller's thread) */
+  const blend_filter *filter; /* NULL: no filter */
+} blend_dense_options;
+void blend_dense_options_default(blend_dense_options *o);
+
+/* Nearest documents to vec (dim floats, the index's dimension; not
+** normalised, blend does that for cosine). Scores: cosine similarity, dot
+** product, or negative squared L2 distance — higher is better. Hits use the
+** same document numbers as blend_search and stay valid until the next call
+** on this searcher. With a filter, returns min(k, documents passing) hits:
+** the graph search honours the filter and falls back to the exact scan
+** when the filter is too selective for the graph. */
+int blend_search_vector(blend_searcher *s, const float *vec, uint32_t dim,
+                        const blend_dense_options *opts, blend_results *out, blend_error *err);
+
+/* Exact vector scores of given documents (hybrid score completion). */
+int blend_searcher_vector_scores(blend_searcher *s, const float *vec, uint32_t dim,
+                                 const uint32_t *docs, size_t n, float *scores, blend_error *err);
+
+/* The live document with this external id: BLEND_OK and *doc, or
+** BLEND_ENOTFOUND. */
+int blend_searcher_find(blend_searcher *s, const char *id, size_t len, uint32_t *doc,
+                        blend_error *err);
 
 /* ------------------------------------------------------------ evaluation */
 
@@ -431,6 +614,10 @@ int blend_model_is_cross_encoder(const blend_model *m);
 uint32_t blend_model_dim(const blend_model *m);
 /* Effective max_length in tokens (after options and model limits). */
 uint32_t blend_model_max_length(const blend_model *m);
+/* Pooling of a bi-encoder ("mean", "cls" or "max") and whether it
+** L2-normalises its embeddings. */
+const char *blend_model_pooling(const blend_model *m);
+int blend_model_normalizes(const blend_model *m);
 
 /* Embed n UTF-8 texts (texts[i], lens[i] bytes) with a bi-encoder into
 ** out[n * dim], row i for text i. Texts longer than max_length tokens are

@@ -20,7 +20,7 @@ static const char *fresh_dir(const char *name) {
 
 static int add(blend_writer *w, const char *id, const char *title, const char *text) {
   blend_field_value f[2] = {{"title", title, strlen(title)}, {"text", text, strlen(text)}};
-  blend_doc d = {id, strlen(id), f, 2};
+  blend_doc d = {.id = id, .id_len = strlen(id), .fields = f, .nfields = 2};
   blend_error err = {0};
   int rc = blend_writer_add(w, &d, &err);
   if (rc) printf("add %s: %s\n", id, err.message);

@@ -70,6 +70,14 @@ void blend_model_close(blend_model *m) {
 int blend_model_is_cross_encoder(const blend_model *m) { return m->bert->cfg.cross; }
 uint32_t blend_model_dim(const blend_model *m) { return m->bert->cfg.hidden; }
 uint32_t blend_model_max_length(const blend_model *m) { return m->max_length; }
+const char *blend_model_pooling(const blend_model *m) {
+  switch (m->bert->cfg.pooling) {
+    case BERT_POOL_CLS: return "cls";
+    case BERT_POOL_MAX: return "max";
+    default: return "mean";
+  }
+}
+int blend_model_normalizes(const blend_model *m) { return m->bert->cfg.normalize != 0; }
 
 int blend_embed_ids(blend_model *m, const int32_t *const *ids, const uint32_t *lens, size_t n,
                     float *out, blend_error *err) {

@@ -1,20 +1,30 @@
 /*
 ** format.h — the on-disk index format (version 1), shared by the writer and
-** the readers. All integers little-endian.
+** the readers. All integers little-endian. Version 2 (this one) added
+** 64-byte aligned sections, the id dictionary, metadata columns, the vector
+** store and its HNSW graph, and per-generation live-docs files; version 1
+** indexes are refused with a message to rebuild.
 **
 ** DIR/MANIFEST   JSON, replaced atomically (temp + fsync + rename) by each
-**                commit: {"format":1,"generation":G,"analyzer":{...},
-**                "positions":1,"fields":[...],"segments":[{"name","docs",
-**                "bytes","crc"}]}. Files no manifest names are garbage from
-**                an earlier or interrupted commit and are removed by the next.
+**                commit (manifest.c documents the keys): format, generation,
+**                analyzer, fields, meta fields, the vector field (dimension,
+**                metric, dtype, HNSW parameters, the model's identity and
+**                prefixes), and the segments, each {"name","docs","bytes",
+**                "crc","deleted","live"}. Files no manifest names are garbage
+**                from an earlier or interrupted commit and are removed by a
+**                later commit once no open reader can need them.
+** DIR/seg-G-S.liv  live docs of segment seg-G-S written by generation L
+**                (file name <segment>.<L>.liv): magic "BLENDLIV", u32 ndocs,
+**                u32 deleted count, u32 crc32c of the bitmap, u32 pad, then
+**                ceil(ndocs/64) u64 words, bit set = document live.
 ** DIR/seg-G-S.bseg  one immutable segment:
 **   header   64 bytes: magic "BLENDSEG", u32 version, u32 ndocs,
 **            u32 nfields, u32 nsections, u32 flags (SEG_FLAG_*), pad,
 **            u32 crc32c of header bytes 0..59 and the section table at 60
 **   sections nsections × 32 bytes: u32 kind, u32 field, u64 offset,
 **            u64 length, u32 crc32c, u32 pad
-**   data     each section 16-byte aligned, followed by 32 zero bytes so SIMD
-**            decoders may over-read.
+**   data     each section 64-byte aligned (SIMD loads of vectors, cache
+**            lines), followed by 32 zero bytes so SIMD decoders may over-read.
 ** Sections:
 **   SEC_FIELDS     per field: u16 name_len, name, u64 sum_dl, u32 docs_with_field
 **   SEC_NORMS      per field (field = index): u8 norm[ndocs], Lucene's
@@ -46,19 +56,23 @@
 #include <stdint.h>
 
 #define SEG_MAGIC "BLENDSEG"
-#define SEG_VERSION 1
+#define SEG_VERSION 2
 #define SEG_HEADER_SIZE 64
 #define SEG_SECTION_SIZE 32
 #define SEG_PAD 32
+#define SEG_ALIGN 64
 #define SEG_FLAG_POSITIONS 1u   /* positions stored */
 #define SEG_FLAG_FIELD_VIEWS 2u /* per-field postings besides 'contents' */
 #define MANIFEST_NAME "MANIFEST"
-#define MANIFEST_FORMAT 1
+#define MANIFEST_FORMAT 2
+#define LIVE_MAGIC "BLENDLIV"
+#define LIVE_HEADER 24
 
 #define BLOCK 128
 #define TD_BLOCK 16
 #define SKIP_ENTRY 20
 #define MAX_FIELDS 16
+#define MAX_META 32
 #define MAX_TERM 255
 #define FLAT_FIELD "contents"
 #define STORE_BLOCK_BYTES 16384
@@ -72,7 +86,11 @@ enum section_kind {
   SEC_POSITIONS = 6,
   SEC_IDS = 7,
   SEC_STORE = 8,
-  SEC_STOREINDEX = 9
+  SEC_STOREINDEX = 9,
+  SEC_IDDICT = 10,
+  SEC_META = 11,
+  SEC_VECSTORE = 12,
+  SEC_HNSW = 13
 };
 
 /* Lucene's SmallFloat.intToByte4 / byte4ToInt: lengths 0..23 exact, then

@@ -19,8 +19,30 @@ typedef struct section_ref {
   uint64_t len;
 } section_ref;
 
+/* What a segment file holds that does not change: its mapping and the
+** structures validated or built at open. Shared (reference-counted) by
+** every snapshot that includes the segment, so a refresh reopens only new
+** segments. */
+typedef struct segment_core segment_core;
+
+typedef struct meta_col {
+  char name[64];
+  const uint8_t *kind;     /* [ndocs] 0 absent, BLEND_META_NUMBER, BLEND_META_STRING */
+  const uint8_t *num;      /* [ndocs] f64, 8-byte aligned */
+  const uint8_t *str_off;  /* [ndocs + 1] u32 */
+  const uint8_t *str;
+  uint32_t str_len;
+} meta_col;
+
+typedef struct vec_field vec_field;
+
+/* One segment as a snapshot sees it: the file's contents (pointers into the
+** shared mapping) plus this generation's live documents. */
 typedef struct segment {
   char path[4096];
+  char name[64];
+  uint32_t crc;              /* header crc (identity across generations) */
+  segment_core *core;
   mapped_file mf;
   uint32_t ndocs;
   uint32_t base;             /* first global doc number */
@@ -32,11 +54,22 @@ typedef struct segment {
   uint32_t docs_with[MAX_FIELDS];
   const uint8_t *norms[MAX_FIELDS];
   section_ref termdict, termindex, postings, positions_sec, ids, store, storeindex;
+  section_ref iddict, meta, vecstore, hnsw;
   uint32_t td_blocks;
   uint64_t *td_prefix;       /* [td_blocks] first 8 bytes of each block's first
                                 key, big-endian: a cache-friendly binary search */
   uint32_t store_blocks;
+  uint32_t nmeta;
+  meta_col metas[MAX_META];
+  vec_field *vec;            /* NULL when the segment has no vectors */
+  /* this snapshot's deletions: NULL when none (owned by the snapshot) */
+  uint64_t *live;            /* bit set = live, ceil(ndocs/64) words */
+  uint32_t ndeleted;
 } segment;
+
+static inline int segment_is_live(const segment *s, uint32_t doc) {
+  return !s->live || (s->live[doc >> 6] >> (doc & 63)) & 1;
+}
 
 struct blend_index {
   char dir[4096];
@@ -46,12 +79,17 @@ struct blend_index {
   uint64_t generation;
   segment *segs;
   uint32_t nsegs;
-  uint32_t ndocs;
+  uint32_t ndocs;        /* documents in the segment files (live or not) */
+  uint64_t ndeleted;     /* of them deleted in this generation */
   uint32_t nfields;
   char field_names[MAX_FIELDS][32];
   uint64_t sum_dl[MAX_FIELDS];
   uint64_t docs_with[MAX_FIELDS];
   uint64_t bytes_on_disk;
+  uint32_t nmeta;
+  char meta_names[MAX_META][64];
+  blend_vector_config vector;  /* dim 0: no vector field */
+  char *hybrid;          /* stored hybrid default (JSON), or NULL */
 };
 
 /* A term's dictionary entry within one segment. */
@@ -64,8 +102,15 @@ typedef struct term_entry {
   uint8_t min_norm;
 } term_entry;
 
+/* Open (map + validate) the segment file at path. */
 int segment_open(segment *s, const char *path, blend_error *err);
+/* A copy of an open segment for another snapshot (shares the core; live
+** docs are not copied). */
+void segment_share(segment *dst, const segment *src);
 void segment_close(segment *s);
+/* Local doc of an external id via the id dictionary: 1 found, 0 absent
+** (deleted documents are found too: check segment_is_live). */
+int segment_find_id(const segment *s, const char *id, size_t len, uint32_t *doc);
 /* Look up field+term; 1 found, 0 absent, -1 corrupt. */
 int segment_term(const segment *s, uint32_t field, const char *term, size_t len, term_entry *te);
 /* Field index by name in the index (-1 if absent). */

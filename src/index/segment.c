@@ -1,9 +1,16 @@
 /*
 ** segment.c — opens one segment file: maps it, checks the header, the
 ** section table (every section inside the file, checksums match) and the
-** per-field metadata, so later reads only need cheap bounds checks. Also
-** the term dictionary lookup and the stored-field reader.
+** per-field metadata, id dictionary, metadata columns and vector field, so
+** later reads only need cheap bounds checks. Also the term dictionary
+** lookup, the id lookup and the stored-field reader.
+**
+** The mapping and what open builds from it live in a reference-counted
+** core shared by every snapshot (generation) that includes the segment:
+** checksums are verified once, when a process first opens the file, and a
+** refresh to a newer generation reuses open segments as they are.
 */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +18,14 @@
 #include <zstd.h>
 
 #include "index/index.h"
+#include "vector/vector.h"
+
+struct segment_core {
+  atomic_int refs;
+  mapped_file mf;
+  uint64_t *td_prefix;
+  vec_field *vec;
+};
 
 #define BAD(...) blend_seterr(err, BLEND_ECORRUPT, __VA_ARGS__)
 
@@ -20,6 +35,101 @@ static uint64_t key_prefix(const char *k, uint32_t len) {
   uint64_t v = 0;
   for (uint32_t i = 0; i < 8; i++) v = v << 8 | (i < len ? (uint8_t)k[i] : 0);
   return v;
+}
+
+static int id_cmp(const segment *s, uint32_t doc, const char *id, size_t len) {
+  const char *p;
+  size_t n;
+  segment_doc_id(s, doc, &p, &n);
+  size_t m = n < len ? n : len;
+  int c = memcmp(p, id, m);
+  if (c) return c;
+  return n < len ? -1 : n > len;
+}
+
+/* The id dictionary must be a permutation of [0, ndocs) in strictly
+** ascending id order: then lookups by binary search are exact. */
+static int open_iddict(segment *s, blend_error *err) {
+  if (s->iddict.len != 4 * (uint64_t)s->ndocs) return BAD("%s: id dictionary has the wrong size", s->path);
+  uint8_t *seen = calloc((size_t)s->ndocs + 1, 1);
+  if (!seen) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
+  int rc = BLEND_OK;
+  for (uint32_t i = 0; i < s->ndocs && !rc; i++) {
+    uint32_t d = rd_u32(s->iddict.p + 4 * (size_t)i);
+    if (d >= s->ndocs || seen[d]) rc = BAD("%s: id dictionary is not a permutation", s->path);
+    else seen[d] = 1;
+    if (!rc && i > 0) {
+      const char *p;
+      size_t n;
+      segment_doc_id(s, d, &p, &n);
+      if (id_cmp(s, rd_u32(s->iddict.p + 4 * (size_t)(i - 1)), p, n) >= 0)
+        rc = BAD("%s: id dictionary is not sorted (or holds a duplicate id)", s->path);
+    }
+  }
+  free(seen);
+  return rc;
+}
+
+static int open_meta(segment *s, blend_error *err) {
+  if (!s->meta.p) return BLEND_OK;
+  const uint8_t *p = s->meta.p, *base = s->meta.p, *end = s->meta.p + s->meta.len;
+  if (end - p < 4) return BAD("%s: metadata section is truncated", s->path);
+  uint32_t n = rd_u32(p);
+  p += 4;
+  if (n > MAX_META) return BAD("%s: metadata section has %u columns", s->path, n);
+  for (uint32_t c = 0; c < n; c++) {
+    meta_col *m = &s->metas[c];
+    if (end - p < 2) goto bad;
+    uint32_t nl = (uint32_t)p[0] | (uint32_t)p[1] << 8;
+    p += 2;
+    if (nl == 0 || nl > 63 || (size_t)(end - p) < nl) goto bad;
+    memcpy(m->name, p, nl);
+    m->name[nl] = 0;
+    p += nl;
+    if ((size_t)(end - p) < s->ndocs) goto bad;
+    m->kind = p;
+    p += s->ndocs;
+    while ((size_t)(p - base) % 8) {
+      if (p >= end) goto bad;
+      p++;
+    }
+    uint64_t need = 8 * (uint64_t)s->ndocs + 4 * ((uint64_t)s->ndocs + 1);
+    if ((uint64_t)(end - p) < need) goto bad;
+    m->num = p;
+    p += 8 * (size_t)s->ndocs;
+    m->str_off = p;
+    p += 4 * ((size_t)s->ndocs + 1);
+    uint32_t total = rd_u32(m->str_off + 4 * (size_t)s->ndocs);
+    if ((uint64_t)(end - p) < total) goto bad;
+    for (uint32_t d = 0; d < s->ndocs; d++) {
+      if (m->kind[d] > BLEND_META_STRING) goto bad;
+      if (rd_u32(m->str_off + 4 * (size_t)d) > rd_u32(m->str_off + 4 * (size_t)d + 4)) goto bad;
+    }
+    if (rd_u32(m->str_off) != 0) goto bad;
+    m->str = p;
+    m->str_len = total;
+    p += total;
+  }
+  s->nmeta = n;
+  return BLEND_OK;
+bad:
+  return BAD("%s: metadata section is malformed", s->path);
+}
+
+int segment_find_id(const segment *s, const char *id, size_t len, uint32_t *doc) {
+  uint32_t lo = 0, hi = s->ndocs;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    uint32_t d = rd_u32(s->iddict.p + 4 * (size_t)mid);
+    int c = id_cmp(s, d, id, len);
+    if (c == 0) {
+      *doc = d;
+      return 1;
+    }
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return 0;
 }
 
 int segment_open(segment *s, const char *path, blend_error *err) {
@@ -85,11 +195,15 @@ int segment_open(segment *s, const char *path, blend_error *err) {
       case SEC_IDS: s->ids = r; break;
       case SEC_STORE: s->store = r; break;
       case SEC_STOREINDEX: s->storeindex = r; break;
+      case SEC_IDDICT: s->iddict = r; break;
+      case SEC_META: s->meta = r; break;
+      case SEC_VECSTORE: s->vecstore = r; break;
+      case SEC_HNSW: s->hnsw = r; break;
       default: break; /* unknown sections from newer minor versions are skipped */
     }
   }
   if (!s->termdict.p || !s->termindex.p || !s->postings.p || !s->positions_sec.p || !s->ids.p ||
-      !s->store.p || !s->storeindex.p) {
+      !s->store.p || !s->storeindex.p || !s->iddict.p) {
     rc = BAD("%s: a required section is missing", path);
     goto fail;
   }
@@ -153,20 +267,58 @@ int segment_open(segment *s, const char *path, blend_error *err) {
     rc = BAD("%s: stored-field index size mismatch", path);
     goto fail;
   }
+  rc = open_iddict(s, err);
+  if (!rc) rc = open_meta(s, err);
+  if (!rc && s->vecstore.p) {
+    rc = vec_field_open(s->vecstore.p, s->vecstore.len, s->hnsw.p, s->hnsw.len, &s->vec, err);
+    if (rc) {
+      char msg[BLEND_ERROR_MAX];
+      snprintf(msg, sizeof msg, "%s", err ? err->message : "");
+      rc = blend_seterr(err, rc, "%s: vector section: %s", path, msg);
+    } else if (vec_field_count(s->vec) != s->ndocs) {
+      rc = BAD("%s: vector section holds %u vectors for %u documents", path, vec_field_count(s->vec), s->ndocs);
+    }
+  }
+  if (rc) goto fail;
+  s->core = calloc(1, sizeof *s->core);
+  if (!s->core) {
+    rc = blend_seterr(err, BLEND_ENOMEM, "out of memory");
+    goto fail;
+  }
+  atomic_init(&s->core->refs, 1);
+  s->core->mf = s->mf;
+  s->core->td_prefix = s->td_prefix;
+  s->core->vec = s->vec;
+  s->crc = hcrc;
   return BLEND_OK;
 badfields:
   rc = BAD("%s: field table is malformed", path);
 fail:
+  vec_field_close(s->vec);
+  s->vec = NULL;
   free(s->td_prefix);
   s->td_prefix = NULL;
   file_unmap(&s->mf);
   return rc;
 }
 
+void segment_share(segment *dst, const segment *src) {
+  *dst = *src;
+  dst->live = NULL;
+  dst->ndeleted = 0;
+  atomic_fetch_add(&src->core->refs, 1);
+}
+
 void segment_close(segment *s) {
-  free(s->td_prefix);
-  s->td_prefix = NULL;
-  file_unmap(&s->mf);
+  free(s->live);
+  s->live = NULL;
+  if (s->core && atomic_fetch_sub(&s->core->refs, 1) == 1) {
+    vec_field_close(s->core->vec);
+    free(s->core->td_prefix);
+    file_unmap(&s->core->mf);
+    free(s->core);
+  }
+  s->core = NULL;
 }
 
 /* Decode one dictionary entry at *p into key (prefix-shared with the

@@ -39,6 +39,11 @@ static int ingest_jsonl(blend_writer *w, const char *path, const blend_ingest_op
     st->bytes += (uint64_t)n;
     blend_clearerr(&lerr);
     rc = ingest_parse_line(line, (size_t)n, id_field, fields, nfields, &d, &lerr);
+    if (rc == BLEND_OK && d.doc.id) rc = ingest_parse_meta(&d, o->meta_fields, o->nmeta_fields, &lerr);
+    if (rc == BLEND_OK && d.doc.id && o->vector_for) {
+      d.doc.vector = o->vector_for(o->vector_ctx, d.doc.id, d.doc.id_len);
+      d.doc.vector_dim = d.doc.vector ? o->vector_dim : 0;
+    }
     if (rc == BLEND_OK && d.doc.id) {
       int empty = 1;
       for (size_t i = 0; i < d.doc.nfields; i++)
@@ -61,7 +66,7 @@ static int ingest_jsonl(blend_writer *w, const char *path, const blend_ingest_op
       rc = blend_seterr(err, rc, "%s:%llu: %s", path, (unsigned long long)lineno, lerr.message);
       break;
     }
-    if (o->progress && st->docs % 1000 == 0) o->progress(o->progress_ctx, st->docs, st->bytes);
+    if (o->progress && st->docs % 100 == 0) o->progress(o->progress_ctx, st->docs, st->bytes);
   }
   if (rc == BLEND_OK && ferror(f)) rc = blend_seterr(err, BLEND_EIO, "%s: read error", path);
   free(line);
@@ -108,7 +113,7 @@ static int add_text_file(blend_writer *w, const char *root, const char *rel,
   while (ts < te && (data[ts] == '#' || data[ts] == ' ')) ts++;
   while (te > ts && (data[te - 1] == '\r' || data[te - 1] == ' ')) te--;
   blend_field_value fv[2] = {{"title", data + ts, te - ts}, {"text", data, len}};
-  blend_doc doc = {rel, strlen(rel), fv, 2};
+  blend_doc doc = {.id = rel, .id_len = strlen(rel), .fields = fv, .nfields = 2};
   rc = blend_writer_add(w, &doc, err);
   if (rc == BLEND_OK) {
     st->docs++;

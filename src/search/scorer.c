@@ -112,6 +112,10 @@ static void sift_down(topk *t, uint32_t i, uint32_t n) {
 }
 
 void topk_push(topk *t, uint32_t doc, float score) {
+  if (t->allow) {
+    uint32_t l = doc - t->allow_base;
+    if (!((t->allow[l >> 6] >> (l & 63)) & 1)) return; /* deleted or filtered out */
+  }
   t->scored++;
   if (t->k == 0) return;
   if (t->n < t->k) {

@@ -84,6 +84,9 @@ typedef struct topk {
   float *score;
   uint32_t *doc;
   uint64_t scored;
+  const uint64_t *allow;  /* this segment's allowed docs (live, passing the
+                             filter), bit (doc − allow_base); NULL: all */
+  uint32_t allow_base;
 } topk;
 
 static inline float topk_threshold(const topk *t) {

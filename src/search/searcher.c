@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "search/filter.h"
 #include "analysis/analysis.h"
 #include "search/scorer.h"
 #include "search/search.h"
@@ -51,7 +52,14 @@ struct blend_searcher {
   term_entry *tec;
   int8_t *tec_found;
   uint32_t tec_cap;
+  searcher_ext *ext;  /* filters and dense search (filter.c, dense.c) */
 };
+
+searcher_ext *searcher_ext_get(blend_searcher *s) {
+  if (!s->ext) s->ext = calloc(1, sizeof *s->ext);
+  return s->ext;
+}
+blend_index *searcher_index(blend_searcher *s) { return s->ix; }
 
 void blend_search_options_default(blend_search_options *o) {
   memset(o, 0, sizeof *o);
@@ -103,6 +111,7 @@ void blend_searcher_free(blend_searcher *s) {
   bbuf_free(&s->snippet);
   free(s->tec);
   free(s->tec_found);
+  searcher_ext_free(s->ext);
   free(s);
 }
 
@@ -153,7 +162,16 @@ static uint64_t global_df(const blend_index *ix, uint32_t field, const char *ter
   uint64_t df = 0;
   term_entry te;
   for (uint32_t i = 0; i < ix->nsegs; i++) {
-    int r = segment_term(&ix->segs[i], field, term, len, tec ? &tec[i] : &te);
+    /* fields are numbered per segment: find this one by name */
+    const segment *seg = &ix->segs[i];
+    int sf = -1;
+    for (uint32_t f = 0; f < seg->nfields && sf < 0; f++)
+      if (!strcmp(seg->field_names[f], ix->field_names[field])) sf = (int)f;
+    if (sf < 0) {
+      if (found) found[i] = 0;
+      continue;
+    }
+    int r = segment_term(seg, (uint32_t)sf, term, len, tec ? &tec[i] : &te);
     if (r < 0) *corrupt = 1;
     if (found) found[i] = (int8_t)(r > 0);
     if (r > 0) df += tec ? tec[i].df : te.df;
@@ -350,8 +368,19 @@ int blend_search(blend_searcher *s, const char *qtext, const blend_search_option
   int algo = opts->algorithm;
   if (!pure_terms) algo = BLEND_TOPK_EXHAUSTIVE;
   else if (algo == BLEND_TOPK_AUTO) algo = BLEND_TOPK_MAXSCORE;
+  if (opts->filter) {
+    rc = filter_check(opts->filter, ix, err);
+    if (rc) return rc;
+  }
+  searcher_ext *ext = searcher_ext_get(s);
+  if (!ext) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
   for (uint32_t i = 0; i < ix->nsegs && nunits > 0 && opts->k > 0; i++) {
     const segment *seg = &ix->segs[i];
+    uint32_t allowed;
+    rc = filter_segment(opts->filter, seg, ext, &t->allow, &allowed, err);
+    if (rc) return rc;
+    t->allow_base = seg->base;
+    if (allowed == 0) continue;
     int n = build_scorers(s, i, units, nunits, &corrupt);
     if (n <= 0) continue;
     if (algo == BLEND_TOPK_MAXSCORE) run_maxscore(s->sc, (uint32_t)n, seg->base, t);
@@ -363,6 +392,7 @@ int blend_search(blend_searcher *s, const char *qtext, const blend_search_option
         if (s->sc[j].parts[p]->corrupt) corrupt = 1;
     }
   }
+  t->allow = NULL;
   if (corrupt)
     return blend_seterr(err, BLEND_ECORRUPT, "%s: index data is corrupt (postings or dictionary)", ix->dir);
   topk_sort(t);

@@ -15,6 +15,7 @@ const char *blend_status_name(int code) {
     case BLEND_ENOTFOUND: return "not found";
     case BLEND_EUNSUPPORTED: return "unsupported";
     case BLEND_ENETWORK: return "network error";
+    case BLEND_ELOCKED: return "index locked";
     default: return "unknown error";
   }
 }

@@ -170,7 +170,9 @@ int blend_fuse_runs(const blend_run *const *runs, uint32_t nruns, const blend_fu
         break;
       }
     }
-    if (fusion_fuse(o, nruns, fq->ncand, fq->cells, NULL, NULL, fused, &s)) {
+    /* tmm: lower bound 0 (non-negative scorers), upper the observed max */
+    static const double zero[BLEND_MAX_LEGS] = {0};
+    if (fusion_fuse(o, nruns, fq->ncand, fq->cells, zero, NULL, fused, &s)) {
       rc = blend_seterr(err, BLEND_ENOMEM, "fuse: out of memory");
       break;
     }

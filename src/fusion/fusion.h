@@ -76,29 +76,60 @@ void fuse_table_free(fuse_table *t);
 /* One point of the grid. */
 typedef struct tune_config {
   blend_fusion_options fo;
-  char label[96];           /* "minmax cc a=0.30", "rrf k=60 w=1,1", ... */
+  char label[96];           /* "minmax cc w=0.30,0.70", "rrf k=60 w=0.5,0.5" */
   double mean;              /* metric over the tuning queries */
 } tune_config;
 
-/* The grid for nlegs legs: every normaliser × {cc over α (2 legs) or a
-** weight simplex (3+), combsum, combmnz, combmax}, and RRF over k × weights.
-** Returns the count (configs malloc'd into *out). base supplies
-** complete_scores, temperature and threshold. */
+/* The grid for nlegs legs: every normaliser × {cc over a weight grid (α in
+** steps of 0.05 for two legs, a coarser simplex for more), combsum,
+** combmnz, combmax}, and RRF over k × weights. base supplies
+** complete_scores, temperature and threshold. Returns the count (configs
+** malloc'd into *out), 0 on ENOMEM. */
 uint32_t tune_grid(uint32_t nlegs, const blend_fusion_options *base, tune_config **out);
 
-/* Per-query metric values of every config: value[c × nq + i] for query i of
-** the qrels. rels[i] holds, per candidate of fuse query i, its judged
-** relevance; nrel, gains as for eval_metric_value. Fills values. */
+/* The labelled queries to tune on: one entry per qrels query (in qrels
+** order); a query no leg answered has ncand 0 and scores 0, as in
+** blend_evaluate. */
+typedef struct tune_set {
+  uint32_t nlegs, nq;
+  const blend_qrels *qr;
+  fuse_query *q;            /* [nq] (borrowed from a fuse_table, or owned) */
+  int owns_queries;
+  int32_t **rel;            /* [nq][ncand]: judged relevance of each candidate */
+  double *lower, *upper;    /* [nq × nlegs] tmm bounds, or NULL (observed) */
+  uint32_t judged;          /* queries with at least one rel > 0 judgement */
+} tune_set;
 
-/* An SVG line plot: x = α in [0, 1] for nseries series of npoints each
-** (NaN: no point), metric on y. Written atomically to path. */
-int tune_plot_svg(const char *path, const char *title, const char *ylabel,
-                  const char *const *series_names, uint32_t nseries, const double *x,
-                  const double *y /* [nseries × npoints] */, uint32_t npoints,
-                  blend_error *err);
+/* Align a run table to the qrels queries (borrows t's queries). */
+int tune_set_from_table(const blend_qrels *qr, const fuse_table *t, tune_set *s, blend_error *err);
+/* Fill rel[] for s->q (already set) from the qrels. */
+int tune_set_rels(tune_set *s, blend_error *err);
+void tune_set_free(tune_set *s);
 
-/* Deterministic fold of query i among nfolds (a hash of its id, so folds do
-** not depend on file order). */
-uint32_t tune_fold(const char *qid, uint32_t nfolds);
+/* Score every config: values[c × nq + i] = metric of query i under config
+** c (may be NULL), cfg[c].mean = its mean. metric: a name ("ndcg@10"). */
+int tune_evaluate(const tune_set *s, const char *metric, tune_config *cfg, uint32_t ncfg,
+                  double *values, blend_error *err);
+
+/* N-fold cross-validation over queries: queries ordered by a hash of their
+** id are dealt round-robin into folds; for each fold, the config with the
+** best mean on the other folds is chosen and scored on the fold. */
+#define TUNE_MAX_FOLDS 64
+typedef struct tune_folds_result {
+  uint32_t nfolds;
+  double heldout;                    /* mean over all queries of their held-out value */
+  uint32_t chosen[TUNE_MAX_FOLDS];   /* config chosen for each fold */
+  uint32_t queries[TUNE_MAX_FOLDS];  /* queries in each fold */
+  double fold_mean[TUNE_MAX_FOLDS];  /* held-out mean of each fold */
+} tune_folds_result;
+int tune_folds(const tune_set *s, const double *values, const tune_config *cfg, uint32_t ncfg,
+               uint32_t nfolds, tune_folds_result *r, blend_error *err);
+
+/* The plot: metric against the first leg's share of the weight (α for two
+** legs), one line per normaliser under cc plus RRF (k = 60), the best
+** value at each x over the other weights. Hand-written SVG, written
+** atomically to path. */
+int tune_plot_svg(const char *path, const char *title, const char *metric,
+                  const tune_config *cfg, uint32_t ncfg, uint32_t nlegs, blend_error *err);
 
 #endif

@@ -13,6 +13,7 @@
 #include "encoder/dispatch.h"
 #include "encoder/kernels.h"
 #include "encoder/quant.h"
+#include "encoder/quant_isa.h"
 #include "test.h"
 
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
@@ -246,4 +247,86 @@ TEST(dispatch_rules) {
   cpu_feature_list(&f, feats, sizeof feats);
   if (f.avx2) CHECK(strstr(feats, "avx2") != NULL);
   if (!f.amx_tile) CHECK(cpu_request_amx(&f) == -1);
+}
+
+/* bf16 rounding: the vector conversion equals bf16_from_f32 bit for bit on
+** ties, NaN, infinities, denormals, signed zeros and random values. */
+TEST(bf16_rounding_matches_twin) {
+  NEED(ENC_AVX512_BF16);
+  enum { N = 4099 };
+  float *x = malloc(N * 4);
+  uint16_t *h = malloc(N * 2);
+  uint32_t special[] = {0x00000000u, 0x80000000u, 0x7F800000u, 0xFF800000u, 0x7FC00000u,
+                        0x7F800001u, 0xFFC00001u, 0x00000001u, 0x807FFFFFu, 0x00800000u,
+                        0x3F808000u, 0x3F818000u, 0x3F80FFFFu, 0x7F7FFFFFu, 0x3F807FFFu};
+  for (int i = 0; i < N; i++) {
+    uint32_t u = i < 15 ? special[i] : rnd();
+    memcpy(&x[i], &u, 4);
+  }
+  bf16_round_row_avx512(x, N, h);
+  size_t bad = 0;
+  for (int i = 0; i < N; i++) {
+    uint16_t t = bf16_from_f32(x[i]);
+    if (t != h[i] && bad++ < 3) {
+      uint32_t u;
+      memcpy(&u, &x[i], 4);
+      test_fail(__FILE__, __LINE__, "bf16(0x%08x): vector 0x%04x, twin 0x%04x", u, h[i], t);
+    }
+  }
+  CHECKF(bad == 0, "%zu of %d conversions differ", bad, N);
+  CHECK(bf16_from_f32(1.0f) == 0x3F80);
+  CHECK(bf16_to_f32(bf16_from_f32(3.0f)) == 3.0f);
+  free(x), free(h);
+}
+
+/* bf16 linear: within 2e-6 (relative to the summed magnitudes) of the twin,
+** which sums the same bf16 products in double; and about 1e-2 of f32. */
+static void bf16_vs_twin(int isa) {
+  for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+    shape sh = shapes[s];
+    float *W = rand_buf((size_t)sh.out * sh.in, 0.05f, 0.0f), *x = rand_buf((size_t)sh.rows * sh.in, 1.0f, 0.2f);
+    float *b = rand_buf(sh.out, 0.1f, 0.0f);
+    size_t ny = (size_t)sh.rows * sh.out;
+    float *yr = malloc(ny * 4), *yf = malloc(ny * 4), *y32 = malloc(ny * 4);
+    bf16_packed p;
+    REQUIRE(bf16_pack(W, sh.out, sh.in, &p, NULL) == 0);
+    p.isa = isa;
+    CHECK_STR(bf16_kernel_name(&p), enc_isa_name(isa));
+    bf16_linear_ref(x, sh.rows, &p, b, yr);
+    f32_linear_ref(x, sh.rows, W, sh.out, sh.in, b, y32);
+    uint32_t c0 = sh.out / 3, c1 = sh.out - sh.out / 5;
+    for (int pass = 0; pass < 2; pass++) {
+      for (size_t i = 0; i < ny; i++) yf[i] = NAN;
+      if (pass == 0) REQUIRE(bf16_linear(x, sh.rows, &p, b, yf, 2) == 0);
+      else REQUIRE(bf16_linear_block(x, sh.rows, &p, c0, c1, b, yf, sh.out) == 0);
+      double worst = 0, worst32 = 0;
+      size_t outside = 0;
+      for (uint32_t r = 0; r < sh.rows; r++)
+        for (uint32_t n = 0; n < sh.out; n++) {
+          size_t i = (size_t)r * sh.out + n;
+          if (pass == 1 && (n < c0 || n >= c1)) {
+            outside += !isnan(yf[i]);
+            continue;
+          }
+          double mag = fabs(b[n]);
+          for (uint32_t k = 0; k < sh.in; k++)
+            mag += fabs((double)x[(size_t)r * sh.in + k] * W[(size_t)n * sh.in + k]);
+          double e = fabs((double)yf[i] - yr[i]) / (mag + 1e-30);
+          double e32 = fabs((double)yf[i] - y32[i]) / (mag + 1e-30);
+          if (!(e <= worst)) worst = e;
+          if (!(e32 <= worst32)) worst32 = e32;
+        }
+      CHECKF(worst < 2e-6 && worst32 < 1e-2 && outside == 0,
+             "%s shape %ux%u->%u pass %d: vs twin %g, vs f32 %g, %zu written outside",
+             enc_isa_name(isa), sh.rows, sh.in, sh.out, pass, worst, worst32, outside);
+    }
+    bf16_packed_free(&p);
+    free(W), free(x), free(b), free(yr), free(yf), free(y32);
+  }
+}
+
+TEST(bf16_scalar_matches_twin) { bf16_vs_twin(ENC_SCALAR); }
+TEST(bf16_avx512bf16_matches_twin) {
+  NEED(ENC_AVX512_BF16);
+  bf16_vs_twin(ENC_AVX512_BF16);
 }

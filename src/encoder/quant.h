@@ -129,6 +129,47 @@ const char *f32_kernel_name(const f32_packed *p);
 void f32_linear_ref(const float *x, uint32_t rows, const float *W, uint32_t out,
                     uint32_t in, const float *bias, float *y);
 
+/* --------------------------------------------------------------- bf16 */
+
+/* BF16 (bfloat16: the top 16 bits of a float32) weights and activations
+** with float32 accumulation (AVX-512 BF16 vdpbf16ps). W [out, in] is packed
+** into 32-channel panels of input pairs: panel p, pair g holds for channel
+** c in 0..31 the two weights W[32p+c][2g], W[32p+c][2g+1] (in_pad = in
+** rounded up to 2, out_pad to 32, padding zero). Activation rows are
+** rounded to bf16 (round to nearest even) as each block is computed. */
+typedef struct bf16_packed {
+  uint16_t *w;     /* (out_pad/32) panels × in_pad/2 pairs × 64 values, 64-aligned */
+  uint32_t out, in, in_pad, out_pad;
+  int isa;         /* ENC_AVX512_BF16, or ENC_SCALAR (the emulating twin) */
+} bf16_packed;
+
+/* float32 → bf16 exactly as vcvtne2ps2bf16: round to nearest even, NaN
+** stays NaN (quieted), denormal inputs and outputs become signed zeros. */
+uint16_t bf16_from_f32(float f);
+static inline float bf16_to_f32(uint16_t h) {
+  union { uint32_t u; float f; } v = {(uint32_t)h << 16};
+  return v.f;
+}
+
+/* Fails with BLEND_EINVAL on empty or oversized W or a non-finite weight,
+** BLEND_ENOMEM; on failure *p is zeroed. isa starts at this CPU's BF16
+** build when it has one, else ENC_SCALAR. */
+int bf16_pack(const float *W, uint32_t out, uint32_t in, bf16_packed *p, blend_error *err);
+void bf16_packed_free(bf16_packed *p);
+/* Same contracts as f32_linear / f32_linear_part / f32_linear_block; the
+** calls allocate a small bf16 copy of the activations: 0 or BLEND_ENOMEM. */
+int bf16_linear(const float *x, uint32_t rows, const bf16_packed *p, const float *bias,
+                float *y, unsigned nthreads);
+int bf16_linear_part(const float *x, uint32_t rows, const bf16_packed *p, const float *bias,
+                     float *y, unsigned part, unsigned nparts);
+int bf16_linear_block(const float *x, uint32_t rows, const bf16_packed *p, uint32_t c0,
+                      uint32_t c1, const float *bias, float *y, size_t ldy);
+const char *bf16_kernel_name(const bf16_packed *p);
+/* The twin: x rounded to bf16, products of the packed bf16 weights summed
+** in double. Kernels differ from it only by float32 summation order. */
+void bf16_linear_ref(const float *x, uint32_t rows, const bf16_packed *p, const float *bias,
+                     float *y);
+
 /* Run fn(ctx, part, nparts) for every part < nparts (at most 64) on
 ** short-lived threads: the caller runs part 0, and any part no thread could
 ** be created for. Returns the last non-zero result, or 0. Shared by

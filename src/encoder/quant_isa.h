@@ -43,6 +43,15 @@ void q8_quantize_rows_avx2(const float *x, uint32_t in, uint32_t in_pad, uint32_
 /* params_from_range of quant.c (the shared scalar step of every build). */
 void q8_params_from_range(float mn, float mx, float *scale, float *inv, int32_t *zp);
 
+/* bf16: rows [r0, r1) × channels [c0, c1) of y = bf16(x)·Wᵀ + b; A is
+** scratch for BF16_MC rows × in_pad bf16 values. */
+enum { BF16_MC = 72, BF16_KC = 768 };
+void bf16_block_avx512(const float *x, const bf16_packed *p, const float *bias, float *y,
+                       size_t ldy, uint32_t r0, uint32_t r1, uint32_t c0, uint32_t c1,
+                       uint16_t *A);
+/* Round n floats to bf16 (n even or not; the same bits as bf16_from_f32). */
+void bf16_round_row_avx512(const float *x, uint32_t n, uint16_t *out);
+
 /* Store mask for the 16 channels starting at n, limited to [c0, c1). */
 static inline uint32_t quant_col_mask(uint32_t n, uint32_t c0, uint32_t c1) {
   uint32_t lo = c0 > n ? c0 - n : 0, hi = c1 >= n + 16 ? 16 : c1 > n ? c1 - n : 0;

@@ -11,6 +11,8 @@
 
 #define CORRUPT(...) blend_seterr(err, BLEND_ECORRUPT, "vector store: " __VA_ARGS__)
 
+static uint64_t up64(uint64_t x) { return (x + 63) & ~(uint64_t)63; }
+
 static int range_ok(uint64_t off, uint64_t size, size_t len, size_t lo) {
   return off % 64 == 0 && off >= lo && off <= len && size <= len - off;
 }
@@ -37,6 +39,18 @@ int vec_field_open_ex(const void *store, size_t store_len, const void *graph, si
   uint32_t want_si = dtype == VEC_I8 ? (dim + 63) & ~63u : 0;
   if (si != want_si) return CORRUPT("code stride %u does not match dimension %u", si, dim);
   uint64_t rows_bytes = (uint64_t)n * sf * 4; /* < 2^32 · 2^16 · 4: no overflow */
+  /* the layout is canonical: offsets and total length follow from (n, dim,
+  ** dtype), so anything else is corruption (a truncated section included) */
+  uint64_t want_end = o_rows + up64(rows_bytes);
+  if (o_rows != VEC_STORE_HEADER) return CORRUPT("rows at offset %llu, expected 64", (unsigned long long)o_rows);
+  if (dtype == VEC_I8) {
+    uint64_t c = want_end, r = c + up64((uint64_t)n * si), m = r + up64((uint64_t)dim * 8);
+    if (o_codes != c || o_ranges != r || o_norms != m) return CORRUPT("int8 arrays at unexpected offsets");
+    want_end = m + up64((uint64_t)n * 4);
+  }
+  if (want_end != store_len)
+    return CORRUPT("%zu bytes, but %u x %u %s vectors take %llu", store_len, n, dim,
+                   vec_dtype_name((int)dtype), (unsigned long long)want_end);
   if (!range_ok(o_rows, rows_bytes, store_len, VEC_STORE_HEADER))
     return CORRUPT("rows (%u x %u floats at %llu) outside the %zu-byte payload", n, dim,
                    (unsigned long long)o_rows, store_len);

@@ -228,7 +228,7 @@ static void insert_node(void *ctx, size_t task, int worker) {
       b->failed = 1;
       return;
     }
-    memcpy(w->tmp, w->res, nw * sizeof *w->tmp);
+    if (nw) memcpy(w->tmp, w->res, nw * sizeof *w->tmp);
     size_t nc = nw;
     for (uint32_t j = 0; j < bn; j++) {
       uint32_t u = b->b0 + j;
@@ -283,6 +283,7 @@ static int edge_cmp(const void *pa, const void *pb) {
 static int collect_edges(build *b) {
   hnsw_mem *g = &b->g;
   b->nedges = 0;
+  if (!b->groups && !(b->groups = malloc(sizeof *b->groups))) return -1;
   for (uint32_t q = b->b0; q < b->b1; q++)
     for (uint32_t l = 0; l <= g->level[q]; l++) {
       const uint32_t *li = hnsw_mem_list(g, q, l);
@@ -298,7 +299,7 @@ static int collect_edges(build *b) {
       }
       for (uint32_t j = 1; j <= li[0]; j++) b->edges[b->nedges++] = (edge){l, li[j], q};
     }
-  qsort(b->edges, b->nedges, sizeof *b->edges, edge_cmp);
+  if (b->nedges) qsort(b->edges, b->nedges, sizeof *b->edges, edge_cmp);
   b->ngroups = 0;
   for (size_t i = 0; i < b->nedges; i++)
     if (i == 0 || b->edges[i].l != b->edges[i - 1].l || b->edges[i].t != b->edges[i - 1].t)

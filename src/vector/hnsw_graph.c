@@ -106,6 +106,8 @@ int vec_hnsw_open(vec_field *f, const uint8_t *g, size_t len, blend_error *err) 
   if (o_upper > len) return CORRUPT("truncated: layer 0 needs %zu bytes, have %zu", o_upper, len);
   if (upper_words > (len - o_upper) / 4)
     return CORRUPT("truncated: upper layers need %llu words", (unsigned long long)upper_words);
+  if (up64(o_upper + (size_t)upper_words * 4) != len)
+    return CORRUPT("%zu bytes, but its counts say %zu", len, up64(o_upper + (size_t)upper_words * 4));
   const uint32_t *off0 = (const uint32_t *)(g + o_off0);
   const uint32_t *links0 = (const uint32_t *)(g + o_links0);
   const uint8_t *levels = g + o_levels;

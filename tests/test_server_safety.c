@@ -41,7 +41,7 @@ static int sh(const char *fmt, ...) {
   return WEXITSTATUS(st);
 }
 
-__attribute__((unused)) static void write_file(const char *path, const char *data, size_t len) {
+static void write_file(const char *path, const char *data, size_t len) {
   FILE *f = fopen(path, "wb");
   if (!f) return;
   fwrite(data, 1, len, f);
@@ -267,4 +267,148 @@ TEST(unbounded_analyzer_keeps_every_term_id) {
   blend_analyze(a, "zq7y", 4, count_ids, &again);
   CHECK_EQ_INT(again, 8); /* id 7, as the first time */
   blend_analyzer_free(a);
+}
+
+/* ---- (c) an embedded U+0000 is never a silent cut */
+
+#include "ingest/ingest.h"
+#include "util/json_nul.h"
+
+TEST(json_nul_marks_only_real_escapes) {
+  json_nul st;
+  size_t bad = 99;
+  char a[] = "{\"t\":\"a\\u0000b\",\"u\":\"c\\\\u0000d\"}"; /* the second is a literal backslash */
+  size_t n = strlen(a);
+  CHECK(json_nul_suspect(a, n));
+  CHECK_EQ_INT(json_nul_protect(a, n, &st, &bad), 0);
+  CHECK(st.active);
+  CHECK_EQ_INT(strlen(a), n); /* same length, same offsets */
+  CHECK(strstr(a, "a\\ufdd0b") != NULL);
+  CHECK(strstr(a, "c\\\\u0000d") != NULL);
+  /* a marker the text already uses is not chosen */
+  char b[] = "{\"t\":\"\\uFDD0 \xEF\xB7\x91 x\\u0000y\"}";
+  CHECK_EQ_INT(json_nul_protect(b, strlen(b), &st, &bad), 0);
+  CHECK(strstr(b, "x\\ufdd2y") != NULL);
+  char s[] = "x\xEF\xB7\x92y\xEF\xB7\x92";
+  CHECK(json_nul_has(&st, s));
+  CHECK_EQ_INT(json_nul_strip(&st, s), 2);
+  CHECK_STR(s, "xy");
+  /* a raw NUL byte is reported with its offset */
+  char c[] = "{\"t\":\"ab\0c\"}";
+  CHECK_EQ_INT(json_nul_protect(c, sizeof c - 1, &st, &bad), -1);
+  CHECK_EQ_INT(bad, 8);
+  /* nothing to do: untouched */
+  char d[] = "{\"t\":\"plain\"}";
+  CHECK(!json_nul_suspect(d, strlen(d)));
+}
+
+static int parse(const char *line, ingest_doc *d, blend_error *err) {
+  static const char *const fields[] = {"title", "text"};
+  return ingest_parse_line(line, strlen(line), "_id", fields, 2, d, err);
+}
+
+TEST(jsonl_keeps_text_after_nul_and_refuses_nul_ids) {
+  ingest_doc d;
+  blend_error err = {0};
+  REQUIRE(parse("{\"_id\": \"a\", \"title\": \"nul\\u0000hidden\", \"text\": \"x\\u0000\\u0000y z\"}", &d,
+                &err) == 0);
+  CHECK(d.doc.nfields == 2 && d.fields[0].len == 9 && !memcmp(d.fields[0].text, "nulhidden", 9));
+  CHECK(d.fields[1].len == 4 && !memcmp(d.fields[1].text, "xy z", 4));
+  ingest_doc_free(&d);
+  CHECK_EQ_INT(parse("{\"_id\": \"b\\u0000x\", \"text\": \"t\"}", &d, &err), BLEND_EINVAL);
+  CHECK_STR(err.message, "id contains U+0000");
+  CHECK_EQ_INT(parse("{\"_id\": \"b\", \"te\\u0000xt\": \"t\"}", &d, &err), BLEND_EINVAL);
+  CHECK(strstr(err.message, "field name contains U+0000") != NULL);
+  const char raw[] = "{\"_id\": \"b\", \"text\": \"a\0b\"}";
+  CHECK_EQ_INT(ingest_parse_line(raw, sizeof raw - 1, "_id", NULL, 0, &d, &err), BLEND_EINVAL);
+  CHECK(strstr(err.message, "raw NUL byte at byte 24") != NULL);
+  /* a malformed line after the rewrite still points at the right byte */
+  CHECK_EQ_INT(parse("{\"_id\": \"c\", \"text\": \"\\u0000\" x}", &d, &err), BLEND_EINVAL);
+  CHECK(strstr(err.message, "malformed JSON near byte 31") != NULL);
+}
+
+/* End to end: "nul\u0000hidden" is indexed, stored and found whole; two
+** ids that differ after a NUL are refused, not merged. */
+TEST(index_finds_text_after_nul) {
+  const char *in = T("nul.jsonl"), *dir = T("ix-nul");
+  const char good[] = "{\"_id\": \"a\", \"title\": \"nul\\u0000hidden\", \"text\": \"apples\"}\n"
+                      "{\"_id\": \"b\", \"title\": \"plain\", \"text\": \"nul\"}\n";
+  write_file(in, good, sizeof good - 1);
+  blend_error err = {0};
+  blend_index_config cfg;
+  blend_index_config_default(&cfg);
+  blend_writer *w;
+  REQUIRE(blend_writer_open(dir, &cfg, &w, &err) == 0);
+  blend_ingest_stats st;
+  CHECKF(blend_ingest(w, in, NULL, &st, &err) == 0, "%s", err.message);
+  CHECK(blend_writer_commit(w, &err) == 0);
+  blend_writer_close(w);
+  blend_index *ix;
+  REQUIRE(blend_index_open(dir, &ix, &err) == 0);
+  blend_searcher *s;
+  REQUIRE(blend_searcher_new(ix, &s, &err) == 0);
+  blend_results r;
+  CHECK(blend_search(s, "nulhidden", NULL, &r, &err) == 0);
+  CHECK_EQ_INT(r.count, 1);
+  const char *text;
+  size_t n;
+  if (r.count == 1 && blend_searcher_doc_field(s, r.hits[0].doc, "title", &text, &n, &err) == 0)
+    CHECK(n == 9 && !memcmp(text, "nulhidden", 9));
+  blend_searcher_free(s);
+  blend_index_close(ix);
+  const char ids[] = "{\"_id\": \"a\", \"text\": \"one\"}\n{\"_id\": \"b\\u0000x\", \"text\": \"two\"}\n";
+  write_file(in, ids, sizeof ids - 1);
+  REQUIRE(blend_writer_open(dir, &cfg, &w, &err) == 0);
+  CHECK_EQ_INT(blend_ingest(w, in, NULL, &st, &err), BLEND_EINVAL);
+  CHECKF(strstr(err.message, "nul.jsonl:2: id contains U+0000") != NULL, "%s", err.message);
+  blend_writer_close(w);
+}
+
+/* `blend embed` reads {"text": "nul\u0000char"} as Hugging Face does:
+** "nulchar" (reference.jsonl line 70, hard:control-nul). */
+TEST(cli_embed_drops_nul_like_the_reference) {
+  const char *bin = test_blend_bin(), *sh_dir = test_shared_dir();
+  if (!bin || !sh_dir) SKIP("BLEND_BIN or ../shared not available");
+  char model[600];
+  snprintf(model, sizeof model, "%s/fixtures/bert-tiny-random", sh_dir);
+  const char *in = T("nul-embed.jsonl");
+  const char lines[] = "{\"id\": \"n\", \"text\": \"nul\\u0000char\"}\n{\"text\": \"nulchar\"}\n"
+                       "{\"text\": \"nul\"}\n";
+  write_file(in, lines, sizeof lines - 1);
+  REQUIRE(sh("%s embed --model %s < %s", bin, model, in) == 0);
+  char *l1 = out, *l2 = strchr(l1, '\n');
+  REQUIRE(l2);
+  *l2++ = 0;
+  char *l3 = strchr(l2, '\n');
+  REQUIRE(l3);
+  *l3++ = 0;
+  CHECK(!strncmp(l1, "{\"id\":\"n\",", 10));
+  CHECK_STR(strstr(l1, "\"embedding\""), strstr(l2, "\"embedding\"")); /* same as "nulchar" */
+  CHECK(strcmp(strstr(l1, "\"embedding\""), strstr(l3, "\"embedding\"")) != 0); /* not "nul" */
+  /* and as the PyTorch reference: its first components */
+  CHECKF(strstr(l1, "[-0.04626") != NULL, "%.80s", l1);
+  /* an id with U+0000 is refused */
+  const char bad[] = "{\"id\": \"a\\u0000b\", \"text\": \"x\"}\n";
+  write_file(in, bad, sizeof bad - 1);
+  CHECK_EQ_INT(sh("%s embed --model %s < %s", bin, model, in), 1);
+  CHECK(strstr(out, "line 1: id contains U+0000") != NULL);
+}
+
+/* `blend rerank`: an escaped NUL is dropped from JSON texts, and a plain
+** line with a raw NUL byte is scored and echoed whole (it was copied with
+** strndup, then read past the copy). */
+TEST(cli_rerank_nul_texts) {
+  const char *bin = test_blend_bin(), *sh_dir = test_shared_dir();
+  if (!bin || !sh_dir) SKIP("BLEND_BIN or ../shared not available");
+  char model[600];
+  snprintf(model, sizeof model, "%s/fixtures/cross-tiny-random", sh_dir);
+  const char *in = T("nul-rerank.txt");
+  const char lines[] = "{\"text\": \"nul\\u0000char\"}\nnulchar\nraw\0byte line\n";
+  write_file(in, lines, sizeof lines - 1);
+  REQUIRE(sh("%s rerank --model %s --query q < %s | tr '\\0' @ | grep -c 'raw@byte line'", bin,
+             model, in) == 0);
+  CHECK_EQ_INT(sh("%s rerank --model %s --query q < %s | cut -f1 | sort | uniq -d | wc -l", bin,
+                  model, in),
+               0);
+  CHECKF(atoi(out) == 1, "scores of nul\\u0000char and nulchar differ: %s", out);
 }

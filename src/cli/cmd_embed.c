@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "util/json_nul.h"
 
 static void embed_usage(FILE *f) {
   fputs("usage: blend embed --model DIR [options] < texts\n"
@@ -56,6 +57,15 @@ static int parse_line(char *line, size_t len, const char *field, unsigned long l
   while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
   it->id = NULL;
   if (len && line[0] == '{') {
+    /* an escaped U+0000 must not cut the text: mark it, then drop it as
+       Hugging Face's tokenizer does ("nul\u0000char" → "nulchar") */
+    json_nul nul;
+    size_t bad;
+    int r = json_nul_protect(line, len, &nul, &bad);
+    if (r == -1)
+      return cli_fail("stdin line %lu: raw NUL byte at byte %zu (JSON needs the escape \\u0000)",
+                      lineno, bad + 1);
+    if (r) return cli_fail("stdin line %lu: cannot represent U+0000 in this line", lineno);
     cJSON *o = cJSON_ParseWithLength(line, len);
     if (!o || !cJSON_IsObject(o)) {
       cJSON_Delete(o);
@@ -67,9 +77,14 @@ static int parse_line(char *line, size_t len, const char *field, unsigned long l
       return cli_fail("stdin line %lu: no string field \"%s\"", lineno, field);
     }
     it->text = strdup(t->valuestring);
-    it->len = strlen(it->text);
+    it->len = it->text ? json_nul_strip(&nul, it->text) : 0;
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "_id");
     if (!id) id = cJSON_GetObjectItemCaseSensitive(o, "id");
+    if (cJSON_IsString(id) && json_nul_has(&nul, id->valuestring)) {
+      cJSON_Delete(o);
+      free(it->text);
+      return cli_fail("stdin line %lu: id contains U+0000", lineno);
+    }
     if (cJSON_IsString(id)) it->id = strdup(id->valuestring);
     else if (cJSON_IsNumber(id)) it->id = cJSON_PrintUnformatted(id);
     cJSON_Delete(o);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "util/json_nul.h"
 
 static void rerank_usage(FILE *f) {
   fputs("usage: blend rerank --model DIR --query TEXT [options] < docs\n"
@@ -45,7 +46,8 @@ static long rr_count(const char *s, long max) {
 }
 
 typedef struct doc {
-  char *line;   /* as printed */
+  char *line;   /* as printed (line_len bytes: may hold raw NUL bytes) */
+  size_t line_len;
   char *text;   /* as scored (== line for plain text) */
   size_t len;
   size_t order;
@@ -127,13 +129,21 @@ int cmd_rerank(int argc, char **argv) {
     doc *d = &docs[n];
     memset(d, 0, sizeof *d);
     d->order = n;
-    d->line = strndup(line, l);
+    d->line = malloc(l + 1); /* not strndup: a raw NUL byte would cut it short of l */
     if (!d->line) {
       rc = cli_fail("out of memory");
       break;
     }
+    memcpy(d->line, line, l);
+    d->line[l] = 0;
+    d->line_len = l;
     n++;
-    if (l && line[0] == '{') {
+    json_nul nul = {0};
+    size_t bad;
+    if (l && line[0] == '{' && json_nul_protect(line, l, &nul, &bad)) {
+      rc = cli_fail("stdin line %zu: raw NUL byte or unrepresentable U+0000", n);
+    } else if (l && line[0] == '{') {
+      /* an escaped U+0000 is dropped from the text, not cut at */
       cJSON *o = cJSON_ParseWithLength(line, l);
       const cJSON *t = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, field) : NULL;
       if (!cJSON_IsString(t)) {
@@ -143,7 +153,7 @@ int cmd_rerank(int argc, char **argv) {
       } else {
         d->text = strdup(t->valuestring);
         if (!d->text) rc = cli_fail("out of memory");
-        else d->len = strlen(d->text);
+        else d->len = json_nul_strip(&nul, d->text);
       }
       cJSON_Delete(o);
     } else {
@@ -168,7 +178,11 @@ int cmd_rerank(int argc, char **argv) {
       for (size_t i = 0; i < n; i++) docs[i].score = scores[i];
       qsort(docs, n, sizeof *docs, by_score);
       size_t show = k && (size_t)k < n ? (size_t)k : n;
-      for (size_t i = 0; i < show; i++) printf("%.6f\t%s\n", docs[i].score, docs[i].line);
+      for (size_t i = 0; i < show; i++) {
+        printf("%.6f\t", docs[i].score);
+        fwrite(docs[i].line, 1, docs[i].line_len, stdout);
+        putchar('\n');
+      }
       if (fflush(stdout) || ferror(stdout)) rc = cli_fail("write error on stdout");
     }
     free(texts);

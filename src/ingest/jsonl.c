@@ -1,13 +1,19 @@
 /*
 ** jsonl.c — one JSONL line → one document: strict JSON (cJSON), UTF-8
 ** validated, an id (string or integer) and string text fields.
+** An escaped U+0000 is never cut at (cJSON's strings have no length; see
+** util/json_nul.h): in the id or a key the line is refused, in any other
+** string the NUL is dropped ("nul\u0000char" → "nulchar", as Hugging
+** Face's tokenizer reads it). A raw 0x00 byte is invalid JSON: refused.
 */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
 #include "ingest/ingest.h"
+#include "util/json_nul.h"
 
 int utf8_valid(const char *str, size_t n, size_t *bad) {
   const unsigned char *s = (const unsigned char *)str;
@@ -42,6 +48,18 @@ void ingest_doc_free(ingest_doc *d) {
   d->json = NULL;
 }
 
+/* After parsing a line that had \u0000 escapes: a key holding one is an
+** error (field lookups would see a cut name), other strings drop them. */
+static int nul_walk(cJSON *n, const json_nul *st, blend_error *err) {
+  for (; n; n = n->next) {
+    if (json_nul_has(st, n->string))
+      return blend_seterr(err, BLEND_EINVAL, "a field name contains U+0000");
+    if (cJSON_IsString(n)) json_nul_strip(st, n->valuestring);
+    if (n->child && nul_walk(n->child, st, err)) return BLEND_EINVAL;
+  }
+  return BLEND_OK;
+}
+
 int ingest_parse_line(const char *line, size_t len, const char *id_field,
                       const char *const *fields, size_t nfields, ingest_doc *d, blend_error *err) {
   memset(&d->doc, 0, sizeof d->doc);
@@ -52,15 +70,44 @@ int ingest_parse_line(const char *line, size_t len, const char *id_field,
   size_t bad;
   if (!utf8_valid(line, len, &bad))
     return blend_seterr(err, BLEND_EINVAL, "invalid UTF-8 at byte %zu", bad + 1);
+  json_nul nul = {0};
+  char *copy = NULL; /* the line with its \u0000 escapes marked */
+  if (json_nul_suspect(line, len)) {
+    copy = malloc(len);
+    if (!copy) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
+    memcpy(copy, line, len);
+    int r = json_nul_protect(copy, len, &nul, &bad);
+    if (r) {
+      free(copy);
+      return r == -1 ? blend_seterr(err, BLEND_EINVAL,
+                                    "raw NUL byte at byte %zu (JSON needs the escape \\u0000)", bad + 1)
+                     : blend_seterr(err, BLEND_EUNSUPPORTED, "cannot represent U+0000 in this line");
+    }
+  }
+  const char *src = copy ? copy : line;
   const char *end = NULL;
-  cJSON *o = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+  cJSON *o = cJSON_ParseWithLengthOpts(src, len, &end, 0);
   if (!o) {
-    size_t at = end ? (size_t)(end - line) : 0;
+    size_t at = end ? (size_t)(end - src) : 0;
     const char *ep = cJSON_GetErrorPtr();
-    if (ep && ep >= line && ep <= line + len) at = (size_t)(ep - line);
+    if (ep && ep >= src && ep <= src + len) at = (size_t)(ep - src);
+    free(copy);
     return blend_seterr(err, BLEND_EINVAL, "malformed JSON near byte %zu", at + 1);
   }
+  if (end) end = line + (end - src); /* same offsets in the caller's line */
+  free(copy);
   d->json = o;
+  if (nul.active) {
+    cJSON *id = cJSON_GetObjectItemCaseSensitive(o, id_field);
+    if (cJSON_IsString(id) && json_nul_has(&nul, id->valuestring)) {
+      ingest_doc_free(d);
+      return blend_seterr(err, BLEND_EINVAL, "id contains U+0000");
+    }
+    if (nul_walk(o->child, &nul, err)) {
+      ingest_doc_free(d);
+      return BLEND_EINVAL;
+    }
+  }
   if (end) {
     while (end < line + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')) end++;
     if (end < line + len) {

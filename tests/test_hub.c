@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "blend.h"
-#include "encoder/hub.h"
+#include "hub/hub.h"
 #include "test.h"
 #include "util/sha256.h"
 #include "util/util.h"

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "encoder/hub.h"
+#include "hub/hub.h"
 #include "util/util.h"
 
 static void usage(FILE *f) {

@@ -15,7 +15,7 @@
 ** renamed into DIR only after its size and checksum match, and after fsync.
 ** The library never prints: progress goes to the caller's callback.
 */
-#include "encoder/hub.h"
+#include "hub/hub.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>

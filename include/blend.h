@@ -792,6 +792,24 @@ typedef struct blend_leg_score {
 int blend_fuse_runs(const blend_run *const *runs, uint32_t nruns, const blend_fusion_options *o,
                     uint32_t depth, uint32_t k, blend_run **out, blend_error *err);
 
+/* ---- exact scores for score completion and theoretical bounds */
+
+/* BM25 scores of given documents for a query, exactly as blend_search
+** would score them (the same scorers, restricted to these documents):
+** scores[i] for docs[i], 0 for a document the query does not match (or a
+** deleted one). opts as for blend_search (k and filter are ignored). */
+int blend_search_score_docs(blend_searcher *s, const char *query,
+                            const blend_search_options *opts, const uint32_t *docs,
+                            uint32_t n, float *scores, blend_error *err);
+
+/* An upper bound on any document's BM25 score for the query (tmm's upper
+** bound): the sum over its clauses × fields of each term's largest
+** possible impact, bm25(weight, max tf, shortest norm) over segments
+** (phrases: their weight). 0 for a query without terms. */
+int blend_search_upper_bound(blend_searcher *s, const char *query,
+                             const blend_search_options *opts, double *upper,
+                             blend_error *err);
+
 /* ---- the hybrid query over an index */
 
 enum blend_leg_kind {
@@ -832,6 +850,8 @@ typedef struct blend_hybrid_query {
   blend_fusion_options fusion;
   uint32_t k;               /* hits returned (default 10) */
   uint32_t offset;          /* hits skipped first (paging; stable) */
+  const blend_filter *filter; /* every index leg retrieves only documents
+                               passing it (NULL: all) */
   blend_model *query_model; /* bi-encoder for a dense leg without vector */
   /* rerank: the top rerank_depth fused hits are rescored by this
      cross-encoder over (text, stored field) and ordered by that score;
@@ -843,6 +863,15 @@ typedef struct blend_hybrid_query {
 
 /* Defaults: no legs, fusion defaults, k 10, rerank depth 20. */
 void blend_hybrid_query_default(blend_hybrid_query *q);
+
+/* The index's hybrid default, for a query given no legs: the setting
+** stored by `blend tune` (DIR/hybrid.json: legs, depth, fusion), else BM25
+** flat + dense, or BM25 flat + BM25 multifield when the index has no
+** vector field (equal weights, min-max, cc). Overwrites q's legs and
+** fusion options; *stored (may be NULL) = 1 when the stored setting was
+** used. A corrupt hybrid.json is an error naming it. */
+int blend_hybrid_query_defaults(const blend_index *ix, blend_hybrid_query *q, int *stored,
+                                blend_error *err);
 
 typedef struct blend_hybrid_hit {
   uint32_t doc;             /* internal document number (UINT32_MAX: a run's
@@ -861,6 +890,9 @@ typedef struct blend_hybrid_results {
   uint32_t nlegs;
   uint32_t candidates;      /* distinct candidates over all legs */
   uint32_t total;           /* fused hits (after threshold) before offset/k */
+  uint32_t reranked;        /* hits of the order that the cross-encoder scored:
+                               the first `reranked` positions are ordered by
+                               rerank score, the rest by fused score */
   uint32_t leg_hits[BLEND_MAX_LEGS]; /* candidates each leg retrieved */
   double leg_upper[BLEND_MAX_LEGS];  /* tmm upper bound used per leg */
   double seconds_legs, seconds_fuse, seconds_rerank;

@@ -108,6 +108,30 @@ int hybrid_opts_takes_value(const char *name);
   "      --rerank-field F   stored field given to the cross-encoder (default text)\n"    \
   "      --int8             int8 encoders (query encoding and rerank)\n"
 
+/* ---- the --mode hybrid paths (hybrid_cli.c). How cmd_search / cmd_eval
+** call them:
+**   search: after parsing (so = BM25 options incl. k, explain, filter),
+**     return hybrid_cli_search(ix, &ho, &so, vector_or_NULL, dim, query,
+**                              json, snippet_bytes);
+**   eval: hybrid_cli_open(ix, &ho, &so, have_query_vectors, &hc) once, then
+**     per query hybrid_cli_query(hc, text, vec_or_NULL, dim, k, &res, &err)
+**     and hybrid_cli_add_run(&res, qid, run, &err); hybrid_cli_close(hc).
+** Each returns an exit status (0 ok, 1 runtime error, 2 usage error) except
+** hybrid_cli_query / hybrid_cli_add_run, which return a blend status. */
+typedef struct hybrid_cli hybrid_cli;
+int hybrid_cli_open(blend_index *ix, const hybrid_opts *ho, const blend_search_options *so,
+                    int have_vectors, hybrid_cli **out);
+int hybrid_cli_query(hybrid_cli *c, const char *text, const float *vec, uint32_t dim, uint32_t k,
+                     blend_hybrid_results *out, blend_error *err);
+int hybrid_cli_add_run(const blend_hybrid_results *r, const char *qid, blend_run *run,
+                       blend_error *err);
+blend_searcher *hybrid_cli_searcher(hybrid_cli *c);
+const blend_hybrid_query *hybrid_cli_query_of(const hybrid_cli *c);
+void hybrid_cli_close(hybrid_cli *c);
+int hybrid_cli_search(blend_index *ix, const hybrid_opts *ho, const blend_search_options *so,
+                      const float *vector, uint32_t dim, const char *query, int json,
+                      long snippet_bytes);
+
 /* Write s as a JSON string literal (with quotes) to f. */
 void cli_json_string(FILE *f, const char *s, size_t len);
 

@@ -261,6 +261,10 @@ typedef struct blend_index_stats {
 
 void blend_index_stats_get(const blend_index *ix, blend_index_stats *out);
 
+/* Name of field i of the index (0 = the flat "contents" field), i < the
+** stats' fields; NULL past the end. */
+const char *blend_index_field_name(const blend_index *ix, uint32_t i);
+
 /* The analyzer configuration stored in the index. */
 const blend_analyzer_config *blend_index_analyzer_config(const blend_index *ix);
 

@@ -14,6 +14,10 @@
 int cmd_index(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_rerank(int argc, char **argv);
 int cmd_model(int argc, char **argv);
@@ -36,16 +40,6 @@ typedef struct cli_progress {
 void cli_progress_start(cli_progress *p, const char *what, unsigned long long total_bytes);
 void cli_progress_update(cli_progress *p, unsigned long long items, unsigned long long bytes);
 void cli_progress_done(cli_progress *p, unsigned long long items, unsigned long long bytes);
-
-/* Apply one of the shared search options (k1, b, fields, field-weight,
-** algorithm) to o; returns 0, or 2 after printing a usage error. */
-int cli_search_option(blend_search_options *o, const char *name, const char *val);
-#define CLI_SEARCH_OPTIONS_HELP                                                   \
-  "      --k1 X, --b X      BM25 parameters (default 0.9, 0.4)\n"                 \
-  "      --fields MODE      flat (default: one 'contents' field) or multi (sum of\n" \
-  "                         per-field BM25, as Anserini's multifield)\n"          \
-  "      --field-weight F=W weight of field F in multi mode (default 1)\n"        \
-  "      --algorithm A      auto (default), maxscore, bmw or exhaustive\n"
 
 /* ---- hybrid search options (src/cli/hybrid_cli.c), shared by search, eval,
 ** fuse and tune. */
@@ -126,11 +120,42 @@ int hybrid_cli_query(hybrid_cli *c, const char *text, const float *vec, uint32_t
 int hybrid_cli_add_run(const blend_hybrid_results *r, const char *qid, blend_run *run,
                        blend_error *err);
 blend_searcher *hybrid_cli_searcher(hybrid_cli *c);
+blend_hybrid *hybrid_cli_hybrid(hybrid_cli *c);
 const blend_hybrid_query *hybrid_cli_query_of(const hybrid_cli *c);
 void hybrid_cli_close(hybrid_cli *c);
 int hybrid_cli_search(blend_index *ix, const hybrid_opts *ho, const blend_search_options *so,
                       const float *vector, uint32_t dim, const char *query, int json,
                       long snippet_bytes);
+
+/* ---- options shared by `blend search` and `blend eval` (search_opts.c) */
+#define CLI_MAX_FILTERS 32
+typedef struct cli_query_opts {
+  blend_search_options so;          /* BM25: --k1 --b --fields --field-weight --algorithm */
+  hybrid_opts ho;                   /* --mode, legs, fusion, dense and rerank options */
+  const char *filters[CLI_MAX_FILTERS]; /* --filter COND (repeatable) */
+  size_t nfilters;
+  const char *vector;               /* --vector '[...]' (search) */
+  const char *query_vectors;        /* --query-vectors FILE (eval) */
+} cli_query_opts;
+void cli_query_opts_init(cli_query_opts *q);
+/* name without dashes, val NULL for a flag: 1 consumed, 0 not a shared
+** option, -1 after printing a usage error. */
+int cli_query_opts_set(cli_query_opts *q, const char *name, const char *val);
+int cli_query_opts_takes_value(const char *name);
+/* Compile the --filter conditions (and set q->so.filter); 0 or exit 1. */
+int cli_query_opts_finish(cli_query_opts *q, blend_filter **filter);
+/* A JSON array of dim finite numbers → malloc'd floats; 0 or exit 1. */
+int cli_parse_vector(const char *text, uint32_t dim, float **out, const char *what);
+/* The index's query encoder (--model overrides its directory); 0 or 1. */
+int cli_open_query_model(const blend_index *ix, const cli_query_opts *q, blend_model **m);
+#define CLI_SEARCH_OPTIONS_HELP                                                   \
+  "      --k1 X, --b X      BM25 parameters (default 0.9, 0.4)\n"                 \
+  "      --fields MODE      flat (default: one 'contents' field) or multi (sum of\n" \
+  "                         per-field BM25, as Anserini's multifield)\n"          \
+  "      --field-weight F=W weight of field F in multi mode (default 1)\n"        \
+  "      --algorithm A      auto (default), maxscore, bmw or exhaustive\n"        \
+  "      --filter COND      only documents whose metadata satisfy COND: F=V, F!=V,\n" \
+  "                         F>=X, F>X, F<=X, F<X (repeatable: all must hold)\n"
 
 /* Write s as a JSON string literal (with quotes) to f. */
 void cli_json_string(FILE *f, const char *s, size_t len);

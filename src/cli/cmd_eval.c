@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "ingest/vectors.h"
 #include "util/util.h"
 
 #define DEFAULT_METRICS "ndcg@10,recall@100,mrr@10,map@100,p@10"
@@ -49,9 +50,13 @@ static void usage(FILE *f) {
           "%d)\n"
           "  --run FILE             also write the run in TREC format\n"
           "  --tag NAME             run tag written in the run (default blend)\n"
-          "  --k1 X, --b Y          BM25 parameters (default 0.9, 0.4)\n"
-          "  --fields flat|multi    one joined field, or weighted per-field BM25\n"
-          "  --field-weight F=W     weight of field F with --fields multi (repeatable)\n"
+          CLI_SEARCH_OPTIONS_HELP
+          "  --mode dense           nearest-neighbour search over the vector field: every\n"
+          "                         query is encoded by the index's model (batched)\n"
+          "  --query-vectors FILE   dense: the queries' vectors (JSONL {\"_id\", \"vector\"})\n"
+          "  --ef N, --exact        dense: HNSW candidate list, or an exact scan\n"
+          "  --model DIR, --int8, --threads N  dense: query encoder options\n"
+          HYBRID_OPTIONS_HELP
           "\n"
           "Semantics (as trec_eval 9): ranking by score, ties by docid in descending byte\n"
           "order; the rank column of a run is ignored; a duplicate (qid, docid) in a run is\n"
@@ -72,28 +77,20 @@ static int usage_error(const char *fmt, const char *arg) {
 }
 
 typedef struct opts {
-  const char *index, *queries, *qrels, *run, *tag, *fields;
+  const char *index, *queries, *qrels, *run, *tag;
   char metrics_buf[1024];
   const char *metrics[MAX_METRICS];
   size_t nmetrics;
   int json, per_query, ignore_ids;
   long k;
-  double k1, b;
-  int have_k1, have_b;
-  const char *weights[BLEND_MAX_FIELD_WEIGHTS];
-  size_t nweights;
+  int search_opts;      /* a search option was given (needs --index) */
+  cli_query_opts q;
 } opts;
-
-static int parse_double(const char *s, double *out) {
-  char *e;
-  errno = 0;
-  *out = strtod(s, &e);
-  return e != s && !*e && !errno && isfinite(*out) ? 0 : -1;
-}
 
 /* Parse argv; returns 0, or an exit status (2 usage, 0 for --help) + 100. */
 static int parse_args(int argc, char **argv, opts *o) {
   memset(o, 0, sizeof *o);
+  cli_query_opts_init(&o->q);
   o->k = -1;
   snprintf(o->metrics_buf, sizeof o->metrics_buf, "%s", DEFAULT_METRICS);
   for (int i = 1; i < argc; i++) {
@@ -116,8 +113,7 @@ static int parse_args(int argc, char **argv, opts *o) {
     else if (FLAG("--per-query")) o->per_query = 1;
     else if (FLAG("--ignore-identical-ids")) o->ignore_ids = 1;
     else if (FLAG("--index") || FLAG("--queries") || FLAG("--qrels") || FLAG("--run") ||
-             FLAG("--tag") || FLAG("--fields") || FLAG("--metrics") || FLAG("-k") ||
-             FLAG("--k") || FLAG("--k1") || FLAG("--b") || FLAG("--field-weight")) {
+             FLAG("--tag") || FLAG("--metrics") || FLAG("-k") || FLAG("--k")) {
       const char *v = VALUE();
       if (!v) return 102;
       if (FLAG("--index")) o->index = v;
@@ -125,33 +121,28 @@ static int parse_args(int argc, char **argv, opts *o) {
       else if (FLAG("--qrels")) o->qrels = v;
       else if (FLAG("--run")) o->run = v;
       else if (FLAG("--tag")) o->tag = v;
-      else if (FLAG("--fields")) {
-        if (strcmp(v, "flat") && strcmp(v, "multi"))
-          return 100 + usage_error("--fields must be flat or multi, not '%s'", v);
-        o->fields = v;
-      } else if (FLAG("--metrics")) {
+      else if (FLAG("--metrics")) {
         if (strlen(v) >= sizeof o->metrics_buf) return 100 + usage_error("%s", "--metrics too long");
         snprintf(o->metrics_buf, sizeof o->metrics_buf, "%s", v);
-      } else if (FLAG("-k") || FLAG("--k")) {
+      } else {
         char *e;
         errno = 0;
         long k = strtol(v, &e, 10);
         if (e == v || *e || errno || k < 1 || k > 1000000)
           return 100 + usage_error("-k must be an integer 1..1000000, not '%s'", v);
         o->k = k;
-      } else if (FLAG("--k1")) {
-        if (parse_double(v, &o->k1) || o->k1 < 0)
-          return 100 + usage_error("--k1 must be a number >= 0, not '%s'", v);
-        o->have_k1 = 1;
-      } else if (FLAG("--b")) {
-        if (parse_double(v, &o->b) || o->b < 0 || o->b > 1)
-          return 100 + usage_error("--b must be a number in [0, 1], not '%s'", v);
-        o->have_b = 1;
-      } else {
-        if (o->nweights == BLEND_MAX_FIELD_WEIGHTS)
-          return 100 + usage_error("at most %s --field-weight options", "8");
-        o->weights[o->nweights++] = v;
+        o->search_opts = 1;
       }
+    } else if (!strncmp(a, "--", 2) && cli_query_opts_takes_value(a + 2)) {
+      const char *v = VALUE();
+      if (!v) return 102;
+      if (cli_query_opts_set(&o->q, a + 2, v) <= 0) return 102;
+      o->search_opts = 1;
+    } else if (!strncmp(a, "--", 2) && !val) {
+      int r = cli_query_opts_set(&o->q, a + 2, NULL);
+      if (r < 0) return 102;
+      if (r == 0) return 100 + usage_error("unknown option '%s'", argv[i]);
+      o->search_opts = 1;
     } else {
       return 100 + usage_error("unknown option '%s'", argv[i]);
     }
@@ -171,9 +162,11 @@ static int parse_args(int argc, char **argv, opts *o) {
   if (!o->index && !o->run)
     return 100 + usage_error("%s", "give --index DIR --queries FILE (search) or --run FILE (score a run)");
   if (o->index && !o->queries) return 100 + usage_error("%s", "--index needs --queries FILE");
-  if (!o->index && (o->queries || o->k > 0 || o->have_k1 || o->have_b || o->fields || o->nweights))
-    return 100 + usage_error("%s", "search options (--queries, -k, --k1, --b, --fields, "
-                                   "--field-weight) need --index");
+  if (!o->index && (o->queries || o->search_opts))
+    return 100 + usage_error("%s", "search options (--queries, -k, BM25, dense and filter options) need --index");
+  if (o->q.ho.mode == HYBRID_MODE_HYBRID) return 100 + usage_error("%s", "--mode hybrid: not available in this build");
+  if (o->q.query_vectors && o->q.ho.mode != HYBRID_MODE_DENSE)
+    return 100 + usage_error("%s", "--query-vectors needs --mode dense");
   return 0;
 }
 
@@ -282,24 +275,9 @@ static double float_score(float f) {
   return strtod(buf, NULL);
 }
 
-static int apply_weights(const opts *o, blend_search_options *so) {
-  for (size_t i = 0; i < o->nweights; i++) {
-    const char *w = o->weights[i], *eq = strchr(w, '=');
-    double v;
-    if (!eq || eq == w || (size_t)(eq - w) >= sizeof so->field_weights[0].name ||
-        parse_double(eq + 1, &v) || v < 0)
-      return usage_error("--field-weight wants FIELD=WEIGHT (weight >= 0), not '%s'", w);
-    memcpy(so->field_weights[so->nfield_weights].name, w, (size_t)(eq - w));
-    so->field_weights[so->nfield_weights].name[eq - w] = 0;
-    so->field_weights[so->nfield_weights++].weight = (float)v;
-  }
-  return 0;
-}
-
 /* Search every qrels query; fills run. Returns an exit status. */
-static int search_all(const opts *o, const blend_qrels *qr, blend_run *run) {
-  blend_search_options so;
-  blend_search_options_default(&so);
+static int search_all(opts *o, const blend_qrels *qr, blend_run *run) {
+  blend_search_options so = o->q.so;
   uint32_t maxcut = 0;
   for (size_t m = 0; m < o->nmetrics; m++) {
     uint32_t c = 0;
@@ -309,12 +287,15 @@ static int search_all(const opts *o, const blend_qrels *qr, blend_run *run) {
   so.k = o->k > 0 ? (uint32_t)o->k : (maxcut > DEFAULT_DEPTH ? maxcut : DEFAULT_DEPTH);
   if (o->k > 0 && (uint32_t)o->k < maxcut)
     fprintf(stderr, "blend eval: note: -k %ld is below the largest cutoff %u\n", o->k, maxcut);
-  if (o->have_k1) so.k1 = (float)o->k1;
-  if (o->have_b) so.b = (float)o->b;
-  if (o->fields) so.field_mode = strcmp(o->fields, "multi") ? BLEND_FIELDS_FLAT : BLEND_FIELDS_MULTI;
-  int rc = apply_weights(o, &so);
-  if (rc) return rc;
-
+  int rc = 0;
+  int dense = o->q.ho.mode == HYBRID_MODE_DENSE;
+  blend_filter *filter = NULL;
+  if (cli_query_opts_finish(&o->q, &filter)) return 1;
+  so.filter = filter;
+  blend_model *model = NULL;
+  vector_file *qv = NULL;
+  float *qvec = NULL;
+  uint32_t dim = 0;
   queries qs;
   if (load_queries(o->queries, &qs)) return 1;
   blend_error err = {0};
@@ -327,6 +308,34 @@ static int search_all(const opts *o, const blend_qrels *qr, blend_run *run) {
     rc = cli_fail_err(&err);
     goto done;
   }
+  if (dense) {
+    blend_vector_config vc;
+    if (blend_index_vector_config(ix, &vc, &err)) {
+      rc = cli_fail_err(&err);
+      goto done;
+    }
+    dim = vc.dim;
+    if (o->q.query_vectors) {
+      if (vector_file_load(o->q.query_vectors, NULL, dim, &qv, &err)) {
+        rc = cli_fail_err(&err);
+        goto done;
+      }
+    } else if (cli_open_query_model(ix, &o->q, &model)) {
+      rc = 1;
+      goto done;
+    }
+    qvec = malloc(dim * sizeof *qvec);
+    if (!qvec) {
+      rc = cli_fail("out of memory");
+      goto done;
+    }
+  }
+  blend_dense_options dop;
+  blend_dense_options_default(&dop);
+  dop.k = so.k;
+  dop.ef = o->q.ho.ef;
+  dop.exact = o->q.ho.exact;
+  dop.filter = filter;
   hits = malloc(so.k * sizeof *hits);
   if (!hits) {
     rc = cli_fail("out of memory");
@@ -354,11 +363,29 @@ static int search_all(const opts *o, const blend_qrels *qr, blend_run *run) {
       text_cap = tl;
     }
     memcpy(text, qt, tl);
-    neutralise(text);
     blend_results res;
-    if (blend_search(s, text, &so, &res, &err)) {
-      rc = cli_fail("query '%s': %s", qid, err.message);
-      goto done;
+    if (dense) {
+      const float *v = qvec;
+      if (qv) {
+        v = vector_file_get(qv, qid, strlen(qid));
+        if (!v) {
+          rc = cli_fail("query '%s' has no vector in %s", qid, o->q.query_vectors);
+          goto done;
+        }
+      } else if (blend_index_embed_query(ix, model, text, tl - 1, qvec, &err)) {
+        rc = cli_fail("query '%s': %s", qid, err.message);
+        goto done;
+      }
+      if (blend_search_vector(s, v, dim, &dop, &res, &err)) {
+        rc = cli_fail("query '%s': %s", qid, err.message);
+        goto done;
+      }
+    } else {
+      neutralise(text);
+      if (blend_search(s, text, &so, &res, &err)) {
+        rc = cli_fail("query '%s': %s", qid, err.message);
+        goto done;
+      }
     }
     /* Copy the hits: looking up ids is another call on the searcher. */
     uint32_t nh = res.count < so.k ? res.count : so.k;
@@ -397,6 +424,10 @@ static int search_all(const opts *o, const blend_qrels *qr, blend_run *run) {
             "blend eval: warning: %u qrels queries have no text in %s (e.g. '%s'); they score 0\n",
             no_text, o->queries, first_missing);
 done:
+  free(qvec);
+  vector_file_free(qv);
+  blend_model_close(model);
+  blend_filter_free(filter);
   free(text);
   free(hits);
   blend_searcher_free(s);

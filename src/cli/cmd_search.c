@@ -2,7 +2,6 @@
 ** cmd_search.c — `blend search`: run one query, print ranked hits with a
 ** title and a highlighted snippet, as text or one JSON object per hit.
 */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,9 +11,12 @@
 
 static const char usage_text[] =
     "usage: blend search --index DIR [options] QUERY...\n"
+    "       blend search --index DIR --mode dense [--vector '[...]'] [QUERY...]\n"
     "\n"
-    "Query syntax: words (any may match, ranked by BM25), +word (must match),\n"
-    "-word (must not match), \"a phrase\", field:word, field:\"a phrase\".\n"
+    "Lexical query syntax: words (any may match, ranked by BM25), +word (must\n"
+    "match), -word (must not match), \"a phrase\", field:word, field:\"a phrase\".\n"
+    "Dense mode encodes QUERY with the index's model (or takes --vector) and\n"
+    "returns its nearest documents (HNSW, or --exact).\n"
     "\n"
     "options:\n"
     "  -x, --index DIR        index directory (required)\n"
@@ -22,6 +24,13 @@ static const char usage_text[] =
     "      --json             one JSON object per hit: rank, id, score, title, snippet\n"
     "      --explain          each matching term's field, tf, df and score\n"
     "      --snippet-bytes N  snippet length (default 200; 0 = no snippet)\n" CLI_SEARCH_OPTIONS_HELP
+    "dense (--mode dense):\n"
+    "      --vector '[..]'    the query vector (JSON array) instead of encoding QUERY\n"
+    "      --ef N             HNSW candidate list (default max(k, 64))\n"
+    "      --exact            exact scan instead of HNSW\n"
+    "      --model DIR        the query encoder (default: the one recorded in the index;\n"
+    "                         it must be the same model)\n"
+    "      --int8, --threads N  int8 query encoding; encoder threads\n" HYBRID_OPTIONS_HELP
     "  -h, --help             this help\n";
 
 static void print_explain_text(const blend_hit *h) {
@@ -34,48 +43,106 @@ static void print_explain_text(const blend_hit *h) {
   }
 }
 
+/* Hits of the dense leg: the query vector from --vector or the index's
+** encoder. */
+static int dense_search(blend_index *ix, blend_searcher *s, const cli_query_opts *q, const char *query,
+                        blend_results *r, blend_error *err) {
+  blend_vector_config vc;
+  if (blend_index_vector_config(ix, &vc, err)) return cli_fail_err(err);
+  float *vec = NULL;
+  int rc = 0;
+  if (q->vector) {
+    if (cli_parse_vector(q->vector, vc.dim, &vec, "--vector")) return 1;
+  } else {
+    if (!*query) return cli_fail("dense search needs a QUERY or --vector");
+    blend_model *m;
+    if (cli_open_query_model(ix, q, &m)) return 1;
+    vec = malloc(vc.dim * sizeof *vec);
+    if (!vec) rc = cli_fail("out of memory");
+    else if (blend_index_embed_query(ix, m, query, strlen(query), vec, err)) rc = cli_fail_err(err);
+    blend_model_close(m);
+  }
+  blend_dense_options d;
+  blend_dense_options_default(&d);
+  d.k = q->so.k;
+  d.ef = q->ho.ef;
+  d.exact = q->ho.exact;
+  d.filter = q->so.filter;
+  if (!rc && blend_search_vector(s, vec, vc.dim, &d, r, err)) rc = cli_fail_err(err);
+  free(vec);
+  return rc;
+}
+
 int cmd_search(int argc, char **argv) {
-  static const struct option longopts[] = {
-      {"index", required_argument, 0, 'x'}, {"json", no_argument, 0, 1},
-      {"explain", no_argument, 0, 2},       {"snippet-bytes", required_argument, 0, 3},
-      {"k1", required_argument, 0, 10},     {"b", required_argument, 0, 11},
-      {"fields", required_argument, 0, 12}, {"field-weight", required_argument, 0, 13},
-      {"algorithm", required_argument, 0, 14}, {"help", no_argument, 0, 'h'},
-      {0, 0, 0, 0}};
   const char *dir = NULL;
   int json = 0;
   long snippet_bytes = 200;
-  blend_search_options so;
-  blend_search_options_default(&so);
-  int c, idx;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "x:k:h", longopts, &idx)) != -1) {
-    switch (c) {
-      case 'x': dir = optarg; break;
-      case 'k': {
-        char *end;
-        long k = strtol(optarg, &end, 10);
-        if (*end || k < 0 || k > 100000) return cli_fail("-k: expected 0..100000, got %s", optarg);
-        so.k = (uint32_t)k;
-        break;
+  cli_query_opts q;
+  cli_query_opts_init(&q);
+  char *end;
+  int first_word = argc;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (a[0] != '-' || !strcmp(a, "-") || (a[1] != '-' && a[1] != 'x' && a[1] != 'k' && a[1] != 'h')) {
+      first_word = i;
+      break;
+    }
+    if (!strcmp(a, "--")) {
+      first_word = i + 1;
+      break;
+    }
+    char name[64];
+    const char *val = NULL;
+    const char *eq = a[1] == '-' ? strchr(a, '=') : NULL;
+    size_t nl = eq ? (size_t)(eq - a - 2) : strlen(a + (a[1] == '-' ? 2 : 1));
+    if (nl >= sizeof name) return cli_fail("unknown option %s", a) + 1;
+    memcpy(name, a + (a[1] == '-' ? 2 : 1), nl);
+    name[nl] = 0;
+    if (eq) val = eq + 1;
+    if (!strcmp(name, "h") || !strcmp(name, "help")) {
+      fputs(usage_text, stdout);
+      return 0;
+    }
+    int takes = !strcmp(name, "x") || !strcmp(name, "index") || !strcmp(name, "k") ||
+                !strcmp(name, "snippet-bytes") || cli_query_opts_takes_value(name);
+    if (takes && !val) {
+      if (i + 1 >= argc) return cli_fail("%s needs a value", a) + 1;
+      val = argv[++i];
+    }
+    if (!strcmp(name, "x") || !strcmp(name, "index")) dir = val;
+    else if (!strcmp(name, "k")) {
+      long k = strtol(val, &end, 10);
+      if (*end || end == val || k < 0 || k > 100000) return cli_fail("-k: expected 0..100000, got %s", val) + 1;
+      q.so.k = (uint32_t)k;
+    } else if (!strcmp(name, "json")) json = 1;
+    else if (!strcmp(name, "explain")) q.so.explain = 1;
+    else if (!strcmp(name, "snippet-bytes")) {
+      snippet_bytes = strtol(val, &end, 10);
+      if (*end || end == val || snippet_bytes < 0 || snippet_bytes > 100000)
+        return cli_fail("--snippet-bytes: expected 0..100000, got %s", val) + 1;
+    } else {
+      int r = cli_query_opts_set(&q, name, val);
+      if (r < 0) return 2;
+      if (r == 0) {
+        fprintf(stderr, "blend: unknown option %s\n", a);
+        fputs(usage_text, stderr);
+        return 2;
       }
-      case 1: json = 1; break;
-      case 2: so.explain = 1; break;
-      case 3: snippet_bytes = strtol(optarg, NULL, 10); break;
-      case 10: case 11: case 12: case 13: case 14:
-        if (cli_search_option(&so, longopts[idx].name, optarg)) return 2;
-        break;
-      case 'h': fputs(usage_text, stdout); return 0;
-      default: fputs(usage_text, stderr); return 2;
     }
   }
-  if (!dir || optind >= argc) {
+  int dense = q.ho.mode == HYBRID_MODE_DENSE;
+  if (!dir || (first_word >= argc && !(dense && q.vector))) {
     fputs(usage_text, stderr);
     return 2;
   }
+  if (q.ho.mode == HYBRID_MODE_HYBRID) return cli_fail("--mode hybrid: not available in this build");
+  if (q.vector && !dense) return cli_fail("--vector needs --mode dense");
+  int optind_words = first_word;
+  blend_filter *filter = NULL;
+  if (cli_query_opts_finish(&q, &filter)) return 1;
   bbuf qb = {0};
-  for (int i = optind; i < argc; i++) {
-    if (i > optind) bbuf_putc(&qb, ' ');
+  for (int i = optind_words; i < argc; i++) {
+    if (i > optind_words) bbuf_putc(&qb, ' ');
     bbuf_append(&qb, argv[i], strlen(argv[i]));
   }
   bbuf_putc(&qb, 0);
@@ -86,20 +153,21 @@ int cmd_search(int argc, char **argv) {
   blend_searcher *s;
   if (blend_index_open(dir, &ix, &err)) {
     bbuf_free(&qb);
+    blend_filter_free(filter);
     return cli_fail_err(&err);
   }
   if (blend_searcher_new(ix, &s, &err)) {
     blend_index_close(ix);
     bbuf_free(&qb);
+    blend_filter_free(filter);
     return cli_fail_err(&err);
   }
   blend_results r;
-  int rc = blend_search(s, query, &so, &r, &err);
-  if (rc) {
-    cli_fail_err(&err);
-    goto out;
-  }
-  if (r.nquery_terms == 0 && !json)
+  int rc;
+  if (dense) rc = dense_search(ix, s, &q, query, &r, &err);
+  else if ((rc = blend_search(s, query, &q.so, &r, &err))) cli_fail_err(&err);
+  if (rc) goto out;
+  if (!dense && r.nquery_terms == 0 && !json)
     fprintf(stderr, "blend: the query has no searchable terms (empty, or only stopwords)\n");
   int tty = isatty(1);
   const char *open = json ? "<b>" : tty ? "\x1b[1;33m" : "[", *close = json ? "</b>" : tty ? "\x1b[0m" : "]";
@@ -110,7 +178,7 @@ int cmd_search(int argc, char **argv) {
     blend_searcher_doc_id(s, h->doc, &id, &idlen, NULL);
     if (blend_searcher_doc_field(s, h->doc, "title", &title, &tlen, NULL)) title = "", tlen = 0;
     char *tcopy = strndup(title, tlen);
-    if (snippet_bytes > 0 &&
+    if (snippet_bytes > 0 && *query &&
         blend_searcher_snippet(s, h->doc, "text", query, (size_t)snippet_bytes, open, close, &snip, NULL))
       snip = "";
     if (json) {
@@ -120,7 +188,7 @@ int cmd_search(int argc, char **argv) {
       cli_json_string(stdout, tcopy ? tcopy : "", tcopy ? strlen(tcopy) : 0);
       printf(",\"snippet\":");
       cli_json_string(stdout, snip, strlen(snip));
-      if (so.explain) {
+      if (q.so.explain && !dense) {
         printf(",\"explain\":[");
         for (uint32_t t = 0; t < h->nterms; t++) {
           printf("%s{\"field\":", t ? "," : "");
@@ -136,11 +204,12 @@ int cmd_search(int argc, char **argv) {
     } else {
       printf("%3u. %.*s  (%.4f)  %s\n", i + 1, (int)idlen, id, h->score, tcopy ? tcopy : "");
       if (*snip) printf("     %s\n", snip);
-      if (so.explain) print_explain_text(h);
+      if (q.so.explain && !dense) print_explain_text(h);
     }
     free(tcopy);
   }
 out:
+  blend_filter_free(filter);
   blend_searcher_free(s);
   blend_index_close(ix);
   bbuf_free(&qb);

@@ -16,6 +16,10 @@ static const struct {
 } commands[] = {
     {"index", cmd_index, "build an index from JSONL, BEIR corpus or a folder of .txt/.md"},
     {"search", cmd_search, "run a query against an index (BM25), print ranked hits"},
+    {"delete", cmd_delete, "delete documents by id (from arguments, a file or stdin)"},
+    {"get", cmd_get, "print stored documents by id"},
+    {"stats", cmd_stats, "documents, deletions, segments, terms, size, vector field"},
+    {"merge", cmd_merge, "merge segments (--max-segments N), dropping deleted documents"},
     {"eval", cmd_eval, "score queries (or a TREC run) against qrels: nDCG, recall, MRR, MAP"},
     {"embed", cmd_embed, "encode texts to vectors with a BERT-family model directory"},
     {"rerank", cmd_rerank, "score documents against a query with a cross-encoder"},

@@ -199,6 +199,10 @@ const blend_analyzer_config *blend_index_analyzer_config(const blend_index *ix) 
   return &ix->analyzer;
 }
 
+const char *blend_index_field_name(const blend_index *ix, uint32_t i) {
+  return i < ix->nfields ? ix->field_names[i] : NULL;
+}
+
 uint32_t blend_index_meta_fields(const blend_index *ix) { return ix->nmeta; }
 const char *blend_index_meta_field(const blend_index *ix, uint32_t i) {
   return i < ix->nmeta ? ix->meta_names[i] : NULL;

@@ -7,12 +7,15 @@
 ** figure of the tuning. With --index the chosen setting is stored in the
 ** index (DIR/hybrid.json) as its hybrid default.
 */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "fusion/fusion.h"
+#include "ingest/vectors.h"
+#include "util/util.h"
 
 static const char usage_text[] =
     "usage: blend tune --qrels FILE RUN1.trec RUN2.trec ... [options]\n"
@@ -33,13 +36,15 @@ static const char usage_text[] =
     "  --complete-scores  (index) score missing candidates exactly\n"
     "  --legs L,L         (index) legs: bm25, bm25-multi, dense\n"
     "  --model DIR        (index) query encoder for a dense leg\n"
+    "  --query-vectors F  (index) query vectors for the dense leg (JSONL {_id, vector},\n"
+    "                     or raw float32 rows with --query-vector-ids FILE)\n"
     "  --no-store         (index) do not write DIR/hybrid.json\n"
     "  --all              print every grid point, not only the best per family\n"
     "exit status: 0 ok, 1 runtime error, 2 usage error\n";
 
 typedef struct tune_args {
   hybrid_opts ho;
-  const char *qrels, *index, *queries, *metric, *plot;
+  const char *qrels, *index, *queries, *metric, *plot, *qvecs, *qvec_ids;
   const char *runs[BLEND_MAX_LEGS];
   uint32_t nruns, folds;
   int all, no_store;
@@ -163,6 +168,200 @@ static int tune_runs(tune_args *a) {
   return rc;
 }
 
+/* ---- the index form */
+
+/* BEIR queries.jsonl: qid → text (last one wins), as blend eval reads it. */
+static int load_queries(const char *path, strmap **ids, bbuf *text, uint32_t **off, uint32_t *n) {
+  char *data;
+  size_t len;
+  blend_error err = {0};
+  if (file_read_all(path, &data, &len, &err)) return cli_fail_err(&err);
+  *ids = strmap_new();
+  uint32_t cap = 0;
+  *off = NULL;
+  *n = 0;
+  int rc = *ids ? 0 : cli_fail("out of memory");
+  unsigned line = 0;
+  for (char *p = data, *end = data + len; p < end && !rc;) {
+    char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end, *st = p;
+    p = nl ? nl + 1 : end;
+    line++;
+    while (st < le && (*st == ' ' || *st == '\t' || *st == '\r')) st++;
+    if (st == le) continue;
+    cJSON *j = cJSON_ParseWithLength(st, (size_t)(le - st));
+    cJSON *id = j ? cJSON_GetObjectItemCaseSensitive(j, "_id") : NULL;
+    cJSON *t = j ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
+    char idbuf[64];
+    const char *qid = NULL;
+    if (cJSON_IsString(id)) qid = id->valuestring;
+    else if (cJSON_IsNumber(id)) snprintf(idbuf, sizeof idbuf, "%.0f", id->valuedouble), qid = idbuf;
+    if (!qid || !*qid || !cJSON_IsString(t)) {
+      rc = cli_fail("%s:%u: expected a JSON object with \"_id\" and \"text\"", path, line);
+    } else {
+      uint32_t v = *n;
+      int ins = strmap_upsert(*ids, qid, strlen(qid), &v);
+      if (ins && *n == cap) {
+        cap = cap ? cap * 2 : 1024;
+        uint32_t *no = realloc(*off, cap * sizeof *no);
+        if (!no) rc = cli_fail("out of memory");
+        else *off = no;
+      }
+      if (!rc && ins >= 0) {
+        (*off)[v] = (uint32_t)text->len;
+        if (ins) (*n)++;
+        /* bag of words: query syntax neutralised as blend eval does */
+        int start = 1;
+        for (const char *c = t->valuestring; *c; c++) {
+          char ch = *c;
+          if (ch == '"' || ch == ':' || (start && (ch == '+' || ch == '-'))) ch = ' ';
+          start = ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+          bbuf_putc(text, (uint8_t)ch);
+        }
+        bbuf_putc(text, 0);
+      } else if (ins < 0) rc = cli_fail("out of memory");
+    }
+    cJSON_Delete(j);
+  }
+  free(data);
+  return rc;
+}
+
+/* Copy the hybrid's candidate table of one query into fq. */
+static int keep_table(blend_hybrid *h, uint32_t nlegs, fuse_query *fq, double *lo, double *hi) {
+  uint32_t n;
+  blend_leg_score *cells;
+  const char *const *ids;
+  const double *l, *u;
+  hybrid_table(h, &n, &cells, &ids, &l, &u);
+  size_t bytes = 0;
+  for (uint32_t c = 0; c < n; c++) bytes += strlen(ids[c]) + 1;
+  char *block = malloc((n ? n : 1) * sizeof(char *) + bytes);
+  fq->cells = malloc(((size_t)n * nlegs + 1) * sizeof *fq->cells);
+  if (!block || !fq->cells) {
+    free(block);
+    return -1;
+  }
+  fq->ids = (const char **)block;
+  char *str = block + (n ? n : 1) * sizeof(char *);
+  for (uint32_t c = 0; c < n; c++) {
+    size_t len = strlen(ids[c]) + 1;
+    memcpy(str, ids[c], len);
+    fq->ids[c] = str;
+    str += len;
+  }
+  memcpy(fq->cells, cells, (size_t)n * nlegs * sizeof *cells);
+  fq->ncand = n;
+  memcpy(lo, l, nlegs * sizeof *lo);
+  memcpy(hi, u, nlegs * sizeof *hi);
+  return 0;
+}
+
+static int tune_index(tune_args *a) {
+  blend_error err = {0};
+  blend_qrels *qr = NULL;
+  blend_index *ix = NULL;
+  hybrid_cli *hc = NULL;
+  vector_file *qv = NULL;
+  strmap *qids = NULL;
+  bbuf qtext = {0};
+  uint32_t *qoff = NULL, nqueries = 0;
+  tune_set s = {0};
+  int rc = 0;
+  if (blend_qrels_load(a->qrels, &qr, &err)) return cli_fail_err(&err);
+  if (load_queries(a->queries, &qids, &qtext, &qoff, &nqueries)) {
+    rc = 1;
+    goto out;
+  }
+  if (blend_index_open(a->index, &ix, &err)) {
+    rc = cli_fail_err(&err);
+    goto out;
+  }
+  blend_search_options so;
+  blend_search_options_default(&so);
+  if (a->qvecs && vector_file_load(a->qvecs, a->qvec_ids, 0, &qv, &err)) {
+    rc = cli_fail_err(&err);
+    goto out;
+  }
+  if ((rc = hybrid_cli_open(ix, &a->ho, &so, qv != NULL, &hc))) goto out;
+  const blend_hybrid_query *hq = hybrid_cli_query_of(hc);
+  uint32_t nlegs = hq->nlegs;
+  s.qr = qr;
+  s.nlegs = nlegs;
+  s.nq = blend_qrels_queries(qr);
+  s.owns_queries = 1;
+  s.q = calloc(s.nq ? s.nq : 1, sizeof *s.q);
+  s.lower = calloc((size_t)s.nq * nlegs + 1, sizeof *s.lower);
+  s.upper = calloc((size_t)s.nq * nlegs + 1, sizeof *s.upper);
+  if (!s.q || !s.lower || !s.upper) {
+    rc = cli_fail("out of memory");
+    goto out;
+  }
+  uint32_t no_text = 0;
+  double t0 = now_seconds();
+  for (uint32_t i = 0; i < s.nq; i++) {
+    const char *qid = blend_qrels_query_id(qr, i);
+    uint32_t qi;
+    if (!strmap_get(qids, qid, strlen(qid), &qi)) {
+      no_text++;
+      continue;
+    }
+    const float *vec = NULL;
+    uint32_t dim = 0;
+    if (qv) {
+      vec = vector_file_get(qv, qid, strlen(qid));
+      dim = vector_file_dim(qv);
+      if (!vec) {
+        rc = cli_fail("query '%s' has no vector in %s", qid, a->qvecs);
+        goto out;
+      }
+    }
+    blend_hybrid_results r;
+    if (hybrid_cli_query(hc, (const char *)qtext.data + qoff[qi], vec, dim, 1, &r, &err)) {
+      rc = cli_fail("query '%s': %s", qid, err.message);
+      goto out;
+    }
+    if (keep_table(hybrid_cli_hybrid(hc), nlegs, &s.q[i], s.lower + (size_t)i * nlegs,
+                   s.upper + (size_t)i * nlegs)) {
+      rc = cli_fail("out of memory");
+      goto out;
+    }
+  }
+  fprintf(stderr, "blend tune: ran %u queries through %u legs in %.2f s\n", s.nq - no_text, nlegs,
+          now_seconds() - t0);
+  if (no_text)
+    fprintf(stderr, "blend tune: warning: %u qrels queries have no text in %s; they score 0\n",
+            no_text, a->queries);
+  if (tune_set_rels(&s, &err)) {
+    rc = cli_fail("%s: %s", a->qrels, err.message);
+    goto out;
+  }
+  const char *names[BLEND_MAX_LEGS];
+  for (uint32_t l = 0; l < nlegs; l++) names[l] = blend_leg_name(hq->legs[l].kind);
+  char title[512];
+  snprintf(title, sizeof title, "blend tune: %s, %s", a->index, a->qrels);
+  tune_config chosen;
+  rc = tune_run(a, &s, names, title, &chosen);
+  if (!rc && !a->no_store) {
+    blend_hybrid_query keep = *hq;
+    keep.fusion = chosen.fo;
+    keep.fusion.has_threshold = 0;
+    char note[300];
+    snprintf(note, sizeof note, "blend tune: %s (%s) on %s", chosen.label, a->metric, a->qrels);
+    if (blend_hybrid_setting_save(a->index, &keep, note, &err)) rc = cli_fail_err(&err);
+    else fprintf(stderr, "blend tune: stored %s as the hybrid default of %s\n", chosen.label, a->index);
+  }
+out:
+  tune_set_free(&s);
+  hybrid_cli_close(hc);
+  vector_file_free(qv);
+  blend_index_close(ix);
+  blend_qrels_free(qr);
+  strmap_free(qids);
+  bbuf_free(&qtext);
+  free(qoff);
+  return rc;
+}
+
 int cmd_tune(int argc, char **argv) {
   tune_args a;
   memset(&a, 0, sizeof a);
@@ -181,7 +380,8 @@ int cmd_tune(int argc, char **argv) {
     if (!strcmp(o, "--all")) a.all = 1;
     else if (!strcmp(o, "--no-store")) a.no_store = 1;
     else if (!strcmp(o, "--qrels") || !strcmp(o, "--index") || !strcmp(o, "--queries") ||
-             !strcmp(o, "--metric") || !strcmp(o, "--folds") || !strcmp(o, "--plot")) {
+             !strcmp(o, "--metric") || !strcmp(o, "--folds") || !strcmp(o, "--plot") ||
+             !strcmp(o, "--query-vectors") || !strcmp(o, "--query-vector-ids")) {
       if (i + 1 >= argc) {
         fprintf(stderr, "blend tune: %s needs a value\n", o);
         return 2;
@@ -191,6 +391,8 @@ int cmd_tune(int argc, char **argv) {
       else if (!strcmp(o, "--index")) a.index = v;
       else if (!strcmp(o, "--queries")) a.queries = v;
       else if (!strcmp(o, "--plot")) a.plot = v;
+      else if (!strcmp(o, "--query-vectors")) a.qvecs = v;
+      else if (!strcmp(o, "--query-vector-ids")) a.qvec_ids = v;
       else if (!strcmp(o, "--metric")) {
         blend_error err = {0};
         if (blend_eval_metric_cutoff(v, NULL, &err)) {
@@ -224,8 +426,11 @@ int cmd_tune(int argc, char **argv) {
     return 2;
   }
   if (a.index) {
-    fprintf(stderr, "blend tune: --index: not available in this build yet\n");
-    return 2;
+    if (a.nruns || !a.queries) {
+      fprintf(stderr, "blend tune: --index needs --queries FILE (and no run files)\n");
+      return 2;
+    }
+    return tune_index(&a);
   }
   if (a.nruns < 2) {
     fprintf(stderr, "blend tune: give --index DIR --queries Q, or at least two runs\n");

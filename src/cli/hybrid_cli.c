@@ -195,6 +195,7 @@ void hybrid_cli_close(hybrid_cli *c) {
 }
 
 blend_searcher *hybrid_cli_searcher(hybrid_cli *c) { return blend_hybrid_searcher(c->h); }
+blend_hybrid *hybrid_cli_hybrid(hybrid_cli *c) { return c->h; }
 const blend_hybrid_query *hybrid_cli_query_of(const hybrid_cli *c) { return &c->q; }
 
 int hybrid_cli_open(blend_index *ix, const hybrid_opts *ho, const blend_search_options *so,

@@ -71,6 +71,12 @@ int fuse_table_build(const blend_run *const *runs, uint32_t nruns, uint32_t dept
                      fuse_table *t, blend_error *err);
 void fuse_table_free(fuse_table *t);
 
+/* The candidates × legs table of the last blend_hybrid_search on h (all
+** candidates, before threshold and paging; cells as fused by that query's
+** options) and the legs' tmm bounds. Valid until the next call on h. */
+void hybrid_table(blend_hybrid *h, uint32_t *ncand, blend_leg_score **cells, const char *const **ids,
+                  const double **lower, const double **upper);
+
 /* ---- tuning */
 
 /* One point of the grid. */

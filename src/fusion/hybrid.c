@@ -43,6 +43,7 @@ struct blend_hybrid {
   float *tmps;
   float *qvec;
   uint32_t qcap;
+  double lower[BLEND_MAX_LEGS], upper[BLEND_MAX_LEGS]; /* tmm bounds of the query */
   fusion_scratch fs;
 };
 
@@ -297,7 +298,7 @@ int blend_hybrid_search(blend_hybrid *h, const blend_hybrid_query *q, blend_hybr
   }
   if (start_query(h, maxcand)) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
   double t0 = now_seconds();
-  double lower[BLEND_MAX_LEGS], upper[BLEND_MAX_LEGS];
+  double *lower = h->lower, *upper = h->upper;
   const float *vec = NULL;
   uint32_t dim = 0, pseudo = UINT32_MAX - 1;
   for (uint32_t l = 0; l < nlegs; l++) {
@@ -314,11 +315,11 @@ int blend_hybrid_search(blend_hybrid *h, const blend_hybrid_query *q, blend_hybr
       rc = blend_search(h->s, q->text, &o, &r, err);
       if (rc) return rc;
       add_hits(h, nlegs, l, r.hits, r.count);
-      if (q->fusion.norm == BLEND_NORM_TMM) {
-        lower[l] = 0;
-        rc = blend_search_upper_bound(h->s, q->text, &o, &upper[l], err);
-        if (rc) return rc;
-      }
+      /* tmm bounds (a dictionary lookup per term: computed always, so the
+         table serves tuning under any normaliser) */
+      lower[l] = 0;
+      rc = blend_search_upper_bound(h->s, q->text, &o, &upper[l], err);
+      if (rc) return rc;
     } else if (leg->kind == BLEND_LEG_DENSE) {
       rc = dense_vector(h, q, leg, &vec, &dim, err);
       if (rc) return rc;
@@ -405,4 +406,13 @@ int blend_hybrid_search(blend_hybrid *h, const blend_hybrid_query *q, blend_hybr
   out->seconds_fuse = t2 - t1;
   out->seconds_rerank = t3 - t2;
   return BLEND_OK;
+}
+
+void hybrid_table(blend_hybrid *h, uint32_t *ncand, blend_leg_score **cells, const char *const **ids,
+                  const double **lower, const double **upper) {
+  *ncand = h->ncand;
+  *cells = h->cells;
+  *ids = h->idp;
+  *lower = h->lower;
+  *upper = h->upper;
 }

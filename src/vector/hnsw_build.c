@@ -83,8 +83,8 @@ typedef struct build {
 static inline const float *brow(const build *b, uint32_t u) { return b->rows + (size_t)u * b->stride; }
 
 static inline float bscore(const build *b, const float *qa, uint32_t v) {
-  if (b->metric == VEC_L2) return -b->k->l2(qa, brow(b, v), b->dim);
-  return b->k->dot(qa, brow(b, v), b->dim);
+  if (b->metric == VEC_L2) return vec_sane(-b->k->l2(qa, brow(b, v), b->dim));
+  return vec_sane(b->k->dot(qa, brow(b, v), b->dim));
 }
 
 static void bscore_batch(const build *b, const float *qa, const uint32_t *ids, uint32_t m,
@@ -95,9 +95,10 @@ static void bscore_batch(const build *b, const float *qa, const uint32_t *ids, u
                          brow(b, ids[i + 3])};
     if (b->metric == VEC_L2) {
       b->k->l2_4(qa, r, b->dim, sc + i);
-      for (int j = 0; j < 4; j++) sc[i + j] = -sc[i + j];
+      for (int j = 0; j < 4; j++) sc[i + j] = vec_sane(-sc[i + j]);
     } else {
       b->k->dot4(qa, r, b->dim, sc + i);
+      for (int j = 0; j < 4; j++) sc[i + j] = vec_sane(sc[i + j]);
     }
   }
   for (; i < m; i++) sc[i] = bscore(b, qa, ids[i]);

@@ -58,10 +58,10 @@ static void score_batch(walker *w, const uint32_t *ids, uint32_t m, float *sc) {
                            vec_row(f, ids[i + 3])};
       if (f->metric == VEC_L2) {
         f->k->l2_4(w->q->q, r, f->dim, sc + i);
-        for (int j = 0; j < 4; j++) sc[i + j] = -sc[i + j];
+        for (int j = 0; j < 4; j++) sc[i + j] = vec_sane(-sc[i + j]);
       } else {
         f->k->dot4(w->q->q, r, f->dim, sc + i);
-        for (int j = 0; j < 4; j++) sc[i + j] *= w->q->qscale;
+        for (int j = 0; j < 4; j++) sc[i + j] = vec_sane(sc[i + j] * w->q->qscale);
       }
     }
     w->visits += i;

@@ -40,10 +40,10 @@ static void scan_all(scan_job *j) {
     const float *r[4] = {vec_row(f, d), vec_row(f, d + 1), vec_row(f, d + 2), vec_row(f, d + 3)};
     if (l2) {
       f->k->l2_4(q->q, r, f->dim, sc);
-      for (int i = 0; i < 4; i++) sc[i] = -sc[i];
+      for (int i = 0; i < 4; i++) sc[i] = vec_sane(-sc[i]);
     } else {
       f->k->dot4(q->q, r, f->dim, sc);
-      for (int i = 0; i < 4; i++) sc[i] *= q->qscale;
+      for (int i = 0; i < 4; i++) sc[i] = vec_sane(sc[i] * q->qscale);
     }
     for (int i = 0; i < 4; i++) {
       vec_hit x = {d + (uint32_t)i, sc[i]};

@@ -222,9 +222,13 @@ typedef struct vec_query {
   float qscale;    /* cosine: 1/‖q‖, else 1 */
 } vec_query;
 
+/* A NaN score (only possible from a hostile payload's NaN/Inf rows) ranks
+** last, so the order of vec_better stays total and heaps stay sorted. */
+static inline float vec_sane(float s) { return s == s ? s : -__builtin_inff(); }
+
 static inline float vec_row_score(const vec_field *f, const vec_query *q, const float *row) {
-  if (f->metric == VEC_L2) return -f->k->l2(q->q, row, f->dim);
-  return f->k->dot(q->q, row, f->dim) * q->qscale;
+  if (f->metric == VEC_L2) return vec_sane(-f->k->l2(q->q, row, f->dim));
+  return vec_sane(f->k->dot(q->q, row, f->dim) * q->qscale);
 }
 static inline const float *vec_row(const vec_field *f, uint32_t doc) {
   return f->rows + (size_t)doc * f->stride_f32;
@@ -250,8 +254,8 @@ int vec_i8_query_prep(const vec_field *f, vec_scratch *s, const vec_query *q, ve
 static inline float vec_i8_score(const vec_field *f, const vec_i8_query *iq, uint32_t doc) {
   int32_t dot = f->k->dot_u8s8(f->codes + (size_t)doc * f->stride_i8, iq->qq, f->stride_i8);
   float ip = iq->a * (float)dot + iq->b;
-  if (f->metric == VEC_L2) return -(iq->qnorm2 - 2.0f * ip + f->norms[doc]);
-  return ip;
+  if (f->metric == VEC_L2) return vec_sane(-(iq->qnorm2 - 2.0f * ip + f->norms[doc]));
+  return vec_sane(ip);
 }
 
 /* ---------------------------------------------------------------- search */

@@ -25,7 +25,7 @@ INCS    := -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-serial
 # no BLAS thread pool starts, and spins, in every blend process.
 BLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-serial
 LIBS    := -lutf8proc -lstemmer -lzstd -lcjson -lstreamvbyte \
-           -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcurl -lm -lpthread
+           -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcurl -lmicrohttpd -lm -lpthread
 
 ifeq ($(MODE),asan)
   OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -113,3 +113,6 @@ clean:
 	rm -rf build
 
 -include $(FUZZ_OBJ:.o=.d) $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SRC:tests/%.c=$(BUILD)/obj/tests/%.d)
+
+# The web page is embedded by .incbin (src/server/page.c): rebuild on edits.
+$(BUILD)/obj/src/server/page.o build/fuzz/obj/src/server/page.o: src/server/page.html

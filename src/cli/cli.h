@@ -23,6 +23,7 @@ int cmd_rerank(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_fuse(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* "blend: <message>" on stderr; returns 1 for `return cli_fail(...)`. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

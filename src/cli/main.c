@@ -26,6 +26,7 @@ static const struct {
     {"model", cmd_model, "download a model from a Hugging Face-compatible hub (model pull)"},
     {"fuse", cmd_fuse, "fuse TREC runs (normalisation + fusion), optionally score them"},
     {"tune", cmd_tune, "grid-search hybrid fusion on labelled queries (runs or an index)"},
+    {"serve", cmd_serve, "serve the index over HTTP: JSON search API and a web page"},
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,531 @@
+/*
+** api.c — the request handler of `blend serve`, a pure function of the
+** request (method, raw URI, API key, Origin, body) and the index: it
+** touches no socket, so tests and the fuzzer drive it directly.
+**
+** Routes:  GET  /                 the web page (page.c)
+**          GET  /health           liveness, never needs the key
+**          GET  /stats            index statistics
+**          GET|POST /search       search (request.c parses both forms)
+**          GET  /docs/{id}        a stored document, by the index's id dictionary
+**          POST /docs, DELETE /docs/{id}, POST /commit
+**                                 501: this server serves a read-only index
+** Order of checks: route (404) → method (405) → key (401) → limits → work.
+** Answers follow Elasticsearch's shape: took, hits.total, hits.hits[] with
+** _id, _score, _source, highlight, _explanation; errors are
+** {"error":{"type","reason"},"status"}.
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "index/index.h"
+#include "server/json_w.h"
+#include "server/request.h"
+#include "server/server.h"
+#include "util/sha256.h"
+
+struct api_worker {
+  blend_searcher *s;
+  req_scratch sc;
+  char *idbuf;      /* decoded document id */
+  size_t idcap;
+  api_response resp;  /* reused: its body keeps its capacity */
+};
+
+api_response *api_worker_response(api_worker *w) { return &w->resp; }
+
+void server_limits_default(server_limits *l) {
+  l->max_body = 1 << 20;
+  l->max_query = 4096;
+  l->max_k = 1000;
+  l->max_offset = 10000;
+  l->max_explain_k = 100;
+  l->max_highlight = 1000;
+  l->max_inflight = 256;
+  l->max_connections = 1024;
+  l->per_ip = 512;
+  l->idle_timeout_s = 10;
+  l->body_timeout_ms = 10000;
+  l->budget_ms = 2000;
+}
+
+uint64_t api_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void hash_key(const char *k, uint8_t out[32]) {
+  sha256_ctx c;
+  sha256_init(&c);
+  sha256_update(&c, k, strlen(k));
+  sha256_final(&c, out);
+}
+
+int api_server_init(api_server *s, const server_config *cfg, blend_error *err) {
+  memset(s, 0, sizeof *s);
+  s->cfg = *cfg;
+  if (cfg->api_key) {
+    if (!cfg->api_key[0]) return blend_seterr(err, BLEND_EINVAL, "--api-key must not be empty");
+    hash_key(cfg->api_key, (uint8_t *)s->key_hash);
+    s->has_key = 1;
+    s->cfg.api_key = NULL; /* only the hash is kept */
+  }
+  if (pthread_key_create(&s->worker_key, NULL))
+    return blend_seterr(err, BLEND_ENOMEM, "cannot create a thread key");
+  pthread_mutex_init(&s->lock, NULL);
+  pthread_mutex_init(&s->model_lock, NULL);
+  int rc = blend_index_open(cfg->index_dir, &s->ix, err);
+  if (rc) {
+    pthread_key_delete(s->worker_key);
+    pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->model_lock);
+    return rc;
+  }
+  return BLEND_OK;
+}
+
+static void worker_free(api_worker *w) {
+  if (!w) return;
+  blend_searcher_free(w->s);
+  req_scratch_free(&w->sc);
+  free(w->idbuf);
+  bbuf_free(&w->resp.body);
+  free(w);
+}
+
+void api_server_free(api_server *s) {
+  for (uint32_t i = 0; i < s->nworkers; i++) worker_free(s->workers[i]);
+  free(s->workers);
+  blend_model_close(s->qmodel);
+  blend_index_close(s->ix);
+  pthread_key_delete(s->worker_key);
+  pthread_mutex_destroy(&s->lock);
+  pthread_mutex_destroy(&s->model_lock);
+  memset(s, 0, sizeof *s);
+}
+
+api_worker *api_worker_get(api_server *s) {
+  api_worker *w = pthread_getspecific(s->worker_key);
+  if (w) return w;
+  w = calloc(1, sizeof *w);
+  if (!w) return NULL;
+  blend_error err;
+  if (blend_searcher_new(s->ix, &w->s, &err)) {
+    free(w);
+    return NULL;
+  }
+  pthread_mutex_lock(&s->lock);
+  if (s->nworkers == s->cap_workers) {
+    uint32_t cap = s->cap_workers ? s->cap_workers * 2 : 16;
+    api_worker **p = realloc(s->workers, cap * sizeof *p);
+    if (!p) {
+      pthread_mutex_unlock(&s->lock);
+      worker_free(w);
+      return NULL;
+    }
+    s->workers = p;
+    s->cap_workers = cap;
+  }
+  s->workers[s->nworkers++] = w;
+  pthread_mutex_unlock(&s->lock);
+  pthread_setspecific(s->worker_key, w);
+  return w;
+}
+
+/* ---- answers */
+
+static const char *JSON = "application/json; charset=utf-8";
+
+static const char *error_type(int status) {
+  switch (status) {
+  case 400: return "bad_request";
+  case 401: return "unauthorized";
+  case 404: return "not_found";
+  case 405: return "method_not_allowed";
+  case 413: return "payload_too_large";
+  case 501: return "not_implemented";
+  case 503: return "unavailable";
+  default: return "internal_error";
+  }
+}
+
+static void fail(api_response *r, int status, const char *reason) {
+  r->status = status;
+  r->content_type = JSON;
+  r->body.len = 0;
+  jw_raw(&r->body, "{\"error\":{\"type\":");
+  jw_cstr(&r->body, error_type(status));
+  jw_raw(&r->body, ",\"reason\":");
+  jw_cstr(&r->body, reason);
+  bbuf_printf(&r->body, "},\"status\":%d}", status);
+}
+
+static void fail_err(api_response *r, const blend_error *e) {
+  int st = e->code == BLEND_EINVAL || e->code == BLEND_EUNSUPPORTED ? 400
+         : e->code == BLEND_ENOTFOUND ? 404
+         : 500;
+  fail(r, st, e->message);
+}
+
+/* Constant-time key check: both sides hashed, then every byte compared. */
+static int key_ok(const api_server *s, const char *key) {
+  uint8_t h[32];
+  const char *k = key ? key : "";
+  hash_key(k, h);
+  volatile uint8_t diff = key ? 0 : 1; /* volatile: no early exit */
+  for (int i = 0; i < 32; i++) diff |= (uint8_t)(h[i] ^ (uint8_t)s->key_hash[i]);
+  return diff == 0;
+}
+
+static int over_budget(const api_server *s, const api_request *q) {
+  return s->cfg.limits.budget_ms && api_now_ns() - q->start_ns > (uint64_t)s->cfg.limits.budget_ms * 1000000ull;
+}
+
+/* ---- documents */
+
+static void put_source(api_server *s, api_worker *w, uint32_t doc, bbuf *b) {
+  jw_raw(b, "{");
+  int first = 1;
+  for (uint32_t f = 1; f < s->ix->nfields; f++) {
+    const char *text;
+    size_t n;
+    blend_error e;
+    if (blend_searcher_doc_field(w->s, doc, s->ix->field_names[f], &text, &n, &e)) continue;
+    jw_key(b, &first, s->ix->field_names[f]);
+    jw_str(b, text, n);
+  }
+  jw_raw(b, "}");
+}
+
+static void get_doc(api_server *s, api_worker *w, const char *raw_id, size_t raw_len, api_response *r) {
+  if (raw_len == 0) return fail(r, 404, "no document id in the path (GET /docs/{id})");
+  if (raw_len > 3 * 1024) return fail(r, 400, "document id longer than 1024 bytes");
+  if (raw_len + 1 > w->idcap) {
+    char *p = realloc(w->idbuf, raw_len + 1);
+    if (!p) return fail(r, 500, "out of memory");
+    w->idbuf = p;
+    w->idcap = raw_len + 1;
+  }
+  long n = url_decode(raw_id, raw_len, w->idbuf, 0);
+  if (n < 0) return fail(r, 400, "document id: bad %-escape");
+  if (memchr(w->idbuf, 0, (size_t)n)) return fail(r, 400, "document id contains U+0000");
+  uint32_t doc;
+  blend_error e;
+  if (blend_searcher_find(w->s, w->idbuf, (size_t)n, &doc, &e)) {
+    if (e.code == BLEND_ENOTFOUND) {
+      r->status = 404;
+      r->content_type = JSON;
+      jw_raw(&r->body, "{\"_id\":");
+      jw_str(&r->body, w->idbuf, (size_t)n);
+      jw_raw(&r->body, ",\"found\":false,\"error\":{\"type\":\"not_found\",\"reason\":\"no document with this id\"},\"status\":404}");
+      return;
+    }
+    return fail_err(r, &e);
+  }
+  r->status = 200;
+  r->content_type = JSON;
+  jw_raw(&r->body, "{\"_id\":");
+  jw_str(&r->body, w->idbuf, (size_t)n);
+  jw_raw(&r->body, ",\"found\":true,\"_source\":");
+  put_source(s, w, doc, &r->body);
+  jw_raw(&r->body, "}");
+}
+
+/* ---- stats */
+
+static void stats(api_server *s, api_response *r) {
+  blend_index_stats st;
+  blend_index_stats_get(s->ix, &st);
+  bbuf *b = &r->body;
+  r->status = 200;
+  r->content_type = JSON;
+  bbuf_printf(b,
+              "{\"documents\":%llu,\"deleted\":%llu,\"segments\":%u,\"generation\":%llu,\"terms\":%llu,"
+              "\"postings\":%llu,\"bytes_on_disk\":%llu,\"fields\":[",
+              (unsigned long long)st.docs, (unsigned long long)st.deleted, st.segments,
+              (unsigned long long)st.generation, (unsigned long long)st.terms,
+              (unsigned long long)st.postings, (unsigned long long)st.bytes_on_disk);
+  for (uint32_t f = 1; f < s->ix->nfields; f++) {
+    if (f > 1) bbuf_putc(b, ',');
+    jw_cstr(b, s->ix->field_names[f]);
+  }
+  jw_raw(b, "],\"meta_fields\":[");
+  for (uint32_t i = 0; i < blend_index_meta_fields(s->ix); i++) {
+    if (i) bbuf_putc(b, ',');
+    jw_cstr(b, blend_index_meta_field(s->ix, i));
+  }
+  jw_raw(b, "],\"vector\":");
+  const blend_vector_config *v = &s->ix->vector;
+  if (!v->dim) jw_raw(b, "null");
+  else {
+    static const char *metric[] = {"cosine", "dot", "l2"};
+    bbuf_printf(b, "{\"dim\":%u,\"metric\":\"%s\",\"dtype\":\"%s\",\"hnsw\":%s,\"model\":", v->dim,
+                v->metric >= 0 && v->metric <= 2 ? metric[v->metric] : "?",
+                v->dtype == BLEND_VECTOR_INT8 ? "int8" : "f32", v->hnsw ? "true" : "false");
+    if (v->model_name[0]) jw_cstr(b, v->model_name);
+    else jw_raw(b, "null");
+    jw_raw(b, "}");
+  }
+  bbuf_printf(b, ",\"read_only\":true,\"server\":{\"threads\":%d,\"requests\":%llu,\"errors\":%llu}}",
+              s->cfg.threads, (unsigned long long)atomic_load(&s->requests),
+              (unsigned long long)atomic_load(&s->errors));
+}
+
+/* ---- search */
+
+static int query_model(api_server *s, blend_model **m, blend_error *err) {
+  pthread_mutex_lock(&s->model_lock);
+  if (s->qmodel_state == 0) {
+    blend_model_options o;
+    blend_model_options_default(&o);
+    o.threads = 1; /* each HTTP worker encodes on its own thread */
+    blend_error e = {0};
+    if (blend_index_open_query_model(s->ix, NULL, &o, &s->qmodel, &e) == 0) s->qmodel_state = 1;
+    else {
+      s->qmodel_state = -1;
+      snprintf(s->qmodel_err, sizeof s->qmodel_err, "%s", e.message);
+    }
+  }
+  int ok = s->qmodel_state == 1;
+  *m = s->qmodel;
+  pthread_mutex_unlock(&s->model_lock);
+  if (!ok) return blend_seterr(err, BLEND_EINVAL, "dense query text: %s", s->qmodel_err);
+  return BLEND_OK;
+}
+
+static void put_hit(api_server *s, api_worker *w, const search_req *q, const blend_hit *h, uint32_t rank,
+                    const char *leg, bbuf *b) {
+  const char *id;
+  size_t idn;
+  blend_error e;
+  jw_raw(b, "{\"_id\":");
+  if (blend_searcher_doc_id(w->s, h->doc, &id, &idn, &e) == 0) jw_str(b, id, idn);
+  else jw_raw(b, "null");
+  jw_raw(b, ",\"_score\":");
+  jw_num(b, h->score);
+  if (q->source) {
+    jw_raw(b, ",\"_source\":");
+    put_source(s, w, h->doc, b);
+  }
+  if (q->highlight && q->q) {
+    const char *snip;
+    if (blend_searcher_snippet(w->s, h->doc, q->hl_field, q->q, q->hl_size, "<em>", "</em>", &snip, &e) == 0) {
+      jw_raw(b, ",\"highlight\":{");
+      jw_cstr(b, q->hl_field);
+      jw_raw(b, ":[");
+      jw_cstr(b, snip);
+      jw_raw(b, "]}");
+    }
+  }
+  if (q->explain) {
+    /* one leg today (lexical or dense): raw = normalised = contribution */
+    jw_raw(b, ",\"_explanation\":{\"value\":");
+    jw_num(b, h->score);
+    jw_raw(b, ",\"description\":");
+    jw_cstr(b, leg);
+    jw_raw(b, ",\"legs\":[{\"leg\":");
+    jw_cstr(b, leg);
+    bbuf_printf(b, ",\"rank\":%u,\"raw\":", rank);
+    jw_num(b, h->score);
+    jw_raw(b, ",\"norm\":");
+    jw_num(b, h->score);
+    jw_raw(b, ",\"weight\":1,\"contribution\":");
+    jw_num(b, h->score);
+    jw_raw(b, "}],\"details\":[");
+    for (uint32_t t = 0; t < h->nterms; t++) {
+      const blend_term_score *ts = &h->terms[t];
+      if (t) bbuf_putc(b, ',');
+      jw_raw(b, "{\"field\":");
+      jw_cstr(b, ts->field);
+      jw_raw(b, ",\"term\":");
+      jw_cstr(b, ts->term);
+      jw_raw(b, ",\"score\":");
+      jw_num(b, ts->score);
+      bbuf_printf(b, ",\"tf\":%u,\"df\":%u}", ts->tf, ts->df);
+    }
+    jw_raw(b, "]}");
+  }
+  jw_raw(b, "}");
+}
+
+static void search(api_server *s, api_worker *w, const api_request *rq, const search_req *q, api_response *r) {
+  blend_error e = {0};
+  blend_filter *filter = NULL;
+  if (q->nfilters) {
+    if (blend_filter_new(&filter, &e)) return fail_err(r, &e);
+    for (uint32_t i = 0; i < q->nfilters; i++)
+      if (blend_filter_add(filter, q->filters[i], &e)) {
+        blend_filter_free(filter);
+        return fail(r, 400, e.message);
+      }
+  }
+  uint32_t want = q->k + q->offset;
+  blend_results res;
+  int rc;
+  const char *leg;
+  if (q->mode == MODE_HYBRID) {
+    blend_filter_free(filter);
+    return fail(r, 501, "mode hybrid: not wired into the server yet (the hybrid query API is still landing); "
+                        "use mode lexical or dense");
+  } else if (q->mode == MODE_DENSE) {
+    leg = "dense";
+    blend_dense_options o;
+    blend_dense_options_default(&o);
+    o.k = want;
+    o.ef = q->ef;
+    o.exact = q->exact;
+    o.filter = filter;
+    const float *vec = q->vector;
+    uint32_t dim = q->dim;
+    float *enc = NULL;
+    if (!vec) {
+      blend_model *m;
+      if ((rc = query_model(s, &m, &e)) == 0) {
+        dim = blend_model_dim(m);
+        enc = malloc(dim * sizeof *enc);
+        if (!enc) rc = blend_seterr(&e, BLEND_ENOMEM, "out of memory");
+        else rc = blend_index_embed_query(s->ix, m, q->q, q->qlen, enc, &e);
+        vec = enc;
+      }
+    } else rc = 0;
+    if (rc == 0) rc = blend_search_vector(w->s, vec, dim, &o, &res, &e);
+    free(enc);
+  } else {
+    leg = "bm25";
+    blend_search_options o = q->opts;
+    o.k = want;
+    o.explain = q->explain;
+    o.filter = filter;
+    rc = blend_search(w->s, q->q, &o, &res, &e);
+  }
+  blend_filter_free(filter);
+  if (rc) return fail_err(r, &e);
+  if (over_budget(s, rq)) return fail(r, 503, "time budget exceeded (search)");
+  bbuf *b = &r->body;
+  r->status = 200;
+  r->content_type = JSON;
+  size_t took_at;
+  jw_raw(b, "{\"took\":");
+  took_at = b->len;
+  jw_raw(b, "          ,\"timed_out\":false,\"mode\":");
+  jw_cstr(b, q->mode == MODE_DENSE ? "dense" : "lexical");
+  int exact_total = q->mode == MODE_LEXICAL && (q->opts.algorithm == BLEND_TOPK_EXHAUSTIVE || res.count < want);
+  bbuf_printf(b, ",\"hits\":{\"total\":{\"value\":%llu,\"relation\":\"%s\"},\"max_score\":",
+              (unsigned long long)(q->mode == MODE_LEXICAL ? res.matched : res.count),
+              exact_total ? "eq" : "gte");
+  if (res.count) jw_num(b, res.hits[0].score);
+  else jw_raw(b, "null");
+  jw_raw(b, ",\"hits\":[");
+  for (uint32_t i = q->offset; i < res.count; i++) {
+    if (i > q->offset) bbuf_putc(b, ',');
+    put_hit(s, w, q, &res.hits[i], i + 1, leg, b);
+    if ((i & 7) == 7 && over_budget(s, rq)) return fail(r, 503, "time budget exceeded (building hits)");
+  }
+  jw_raw(b, "]}}");
+  /* fill in took (ms) now that the answer is built */
+  char t[16];
+  int n = snprintf(t, sizeof t, "%llu", (unsigned long long)((api_now_ns() - rq->start_ns) / 1000000));
+  if (b->data && n > 0 && n <= 10) memcpy(b->data + took_at, t, (size_t)n);
+}
+
+/* ---- routing */
+
+static int path_is(const char *path, size_t n, const char *want) {
+  return strlen(want) == n && !memcmp(path, want, n);
+}
+
+void api_handle(api_server *s, api_worker *w, const api_request *q, api_response *r) {
+  r->status = 500;
+  r->content_type = JSON;
+  r->body.len = 0;
+  r->allow = NULL;
+  r->cors = s->cfg.cors != NULL;
+  r->www_auth = 0;
+  atomic_fetch_add(&s->requests, 1);
+  const char *m = q->method ? q->method : "";
+  const char *uri = q->uri ? q->uri : "";
+  const char *qm = strchr(uri, '?');
+  size_t plen = qm ? (size_t)(qm - uri) : strlen(uri);
+  const char *qs = qm ? qm + 1 : "";
+  int get = !strcmp(m, "GET") || !strcmp(m, "HEAD"), post = !strcmp(m, "POST");
+  enum { R_NONE, R_PAGE, R_HEALTH, R_STATS, R_SEARCH, R_DOC, R_DOCS, R_COMMIT } route = R_NONE;
+  const char *allow = NULL;
+  int write = 0;
+  if (path_is(uri, plen, "/") || path_is(uri, plen, "/index.html")) route = R_PAGE, allow = "GET, HEAD";
+  else if (path_is(uri, plen, "/health")) route = R_HEALTH, allow = "GET, HEAD";
+  else if (path_is(uri, plen, "/stats")) route = R_STATS, allow = "GET, HEAD";
+  else if (path_is(uri, plen, "/search")) route = R_SEARCH, allow = "GET, HEAD, POST";
+  else if (path_is(uri, plen, "/docs")) route = R_DOCS, allow = "POST", write = 1;
+  else if (path_is(uri, plen, "/commit")) route = R_COMMIT, allow = "POST", write = 1;
+  else if (plen > 6 && !memcmp(uri, "/docs/", 6)) route = R_DOC, allow = "GET, HEAD, DELETE";
+  if (route == R_NONE) {
+    fail(r, 404, "no such endpoint (see GET / for the page, /search, /docs/{id}, /stats, /health)");
+    goto out;
+  }
+  if (!strcmp(m, "OPTIONS") && s->cfg.cors) { /* CORS preflight */
+    r->status = 204;
+    r->allow = allow;
+    goto out;
+  }
+  int ok_method = route == R_SEARCH ? get || post
+                : route == R_DOC ? get || !strcmp(m, "DELETE")
+                : write ? post
+                : get;
+  if (!ok_method) {
+    r->allow = allow;
+    fail(r, 405, "method not allowed here");
+    goto out;
+  }
+  if (route == R_DOC && !strcmp(m, "DELETE")) write = 1;
+  if (s->has_key && route != R_HEALTH && route != R_PAGE && (write || s->cfg.api_key_reads) &&
+      !key_ok(s, q->api_key)) {
+    r->www_auth = 1;
+    fail(r, 401, q->api_key ? "wrong API key" : "this endpoint needs the API key (X-API-Key or Authorization: Bearer)");
+    goto out;
+  }
+  if (q->body_too_large) {
+    char why[96];
+    snprintf(why, sizeof why, "request body over the limit of %zu bytes", s->cfg.limits.max_body);
+    fail(r, 413, why);
+    goto out;
+  }
+  if (write) {
+    fail(r, 501, "read-only: this server serves a committed index; the live index (POST /docs, "
+                 "DELETE /docs/{id}, POST /commit) is not wired into the server yet");
+    goto out;
+  }
+  switch (route) {
+  case R_PAGE:
+    r->status = 200;
+    r->content_type = "text/html; charset=utf-8";
+    bbuf_append(&r->body, server_page_html, server_page_len());
+    break;
+  case R_HEALTH:
+    r->status = 200;
+    jw_raw(&r->body, "{\"status\":\"ok\"}");
+    break;
+  case R_STATS:
+    stats(s, r);
+    break;
+  case R_DOC:
+    get_doc(s, w, uri + 6, plen - 6, r);
+    break;
+  case R_SEARCH: {
+    search_req sq;
+    blend_error e = {0};
+    int rc = post && q->body_len ? search_req_json(q->body ? q->body : "", q->body_len, &s->cfg.limits, &w->sc, &sq, &e)
+                                 : search_req_query(qs, strlen(qs), &s->cfg.limits, &w->sc, &sq, &e);
+    if (rc) fail_err(r, &e);
+    else search(s, w, q, &sq, r);
+    break;
+  }
+  default:
+    fail(r, 404, "no such endpoint");
+  }
+out:
+  if (r->status >= 400) atomic_fetch_add(&s->errors, 1);
+}

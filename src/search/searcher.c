@@ -291,6 +291,15 @@ int blend_search(blend_searcher *s, const char *qtext, const blend_search_option
   if (!(opts->k1 >= 0) || !(opts->b >= 0 && opts->b <= 1))
     return blend_seterr(err, BLEND_EINVAL, "BM25 parameters out of range (k1 ≥ 0, 0 ≤ b ≤ 1)");
   if (opts->k > 100000) return blend_seterr(err, BLEND_EINVAL, "k must be at most 100000");
+  /* a negative weight turns score upper bounds into lower bounds, so
+     MaxScore/BMW would prune documents exhaustive search keeps */
+  if (opts->nfield_weights > BLEND_MAX_FIELD_WEIGHTS)
+    return blend_seterr(err, BLEND_EINVAL, "%u field weights, at most %d", opts->nfield_weights,
+                        BLEND_MAX_FIELD_WEIGHTS);
+  for (uint32_t i = 0; i < opts->nfield_weights; i++)
+    if (!(opts->field_weights[i].weight >= 0) || isinf(opts->field_weights[i].weight))
+      return blend_seterr(err, BLEND_EINVAL, "field weight %.32s=%g: must be finite and at least 0",
+                          opts->field_weights[i].name, (double)opts->field_weights[i].weight);
   blend_index *ix = s->ix;
   int rc = query_parse(&s->q, qtext, s->an, lookup_field, ix, err);
   if (rc) return rc;

@@ -31,6 +31,9 @@ static const char usage_text[] =
     "  --metric M         metric to maximise (default ndcg@10)\n"
     "  --folds N          N-fold cross-validation over queries: report the held-out\n"
     "                     figure only (when a single qrels split exists)\n"
+    "  --test-qrels FILE  after tuning, score the chosen settings once on these\n"
+    "                     queries (nDCG@10, Recall@100): each leg alone, the untuned\n"
+    "                     defaults, the best of each normalisation x fusion, the choice\n"
     "  --plot FILE        SVG plot path (default tune.svg; --plot none: no plot)\n"
     "  --depth N          candidates per leg (runs: default all; index: 100)\n"
     "  --complete-scores  (index) score missing candidates exactly\n"
@@ -44,19 +47,16 @@ static const char usage_text[] =
 
 typedef struct tune_args {
   hybrid_opts ho;
-  const char *qrels, *index, *queries, *metric, *plot, *qvecs, *qvec_ids;
+  const char *qrels, *index, *queries, *metric, *plot, *qvecs, *qvec_ids, *test_qrels;
   const char *runs[BLEND_MAX_LEGS];
   uint32_t nruns, folds;
   int all, no_store;
 } tune_args;
 
 
-static void print_family_table(const tune_config *cfg, uint32_t n, const char *metric, int all) {
-  printf("%-8s %-8s %-26s %10s\n", "norm", "fusion", "best parameters", metric);
-  if (all) {
-    for (uint32_t c = 0; c < n; c++) printf("%-44s %10.4f\n", cfg[c].label, cfg[c].mean);
-    return;
-  }
+/* The best config of each normaliser × fusion family (RRF: one family). */
+static uint32_t family_bests(const tune_config *cfg, uint32_t n, uint32_t *best_out) {
+  uint32_t nb = 0;
   for (int f = BLEND_FUSION_CC; f <= BLEND_FUSION_COMBMAX; f++)
     for (int norm = BLEND_NORM_NONE; norm <= BLEND_NORM_BORDA; norm++) {
       if (f == BLEND_FUSION_RRF && norm) continue;
@@ -65,12 +65,80 @@ static void print_family_table(const tune_config *cfg, uint32_t n, const char *m
         if (cfg[c].fo.fusion == f && (f == BLEND_FUSION_RRF || cfg[c].fo.norm == norm) &&
             (best < 0 || cfg[c].mean > cfg[best].mean + 1e-12))
           best = (int)c;
-      if (best < 0) continue;
-      const char *p = strchr(cfg[best].label, ' ');
-      if (f != BLEND_FUSION_RRF && p) p = strchr(p + 1, ' ');
-      printf("%-8s %-8s %-26s %10.4f\n", f == BLEND_FUSION_RRF ? "-" : blend_norm_name(norm),
-             blend_fusion_name(f), p ? p + 1 : "", cfg[best].mean);
+      if (best >= 0) best_out[nb++] = (uint32_t)best;
     }
+  return nb;
+}
+
+static const char *params_of(const tune_config *c) {
+  const char *p = strchr(c->label, ' ');
+  if (c->fo.fusion != BLEND_FUSION_RRF && p) p = strchr(p + 1, ' ');
+  return p ? p + 1 : "";
+}
+
+static void print_family_table(const tune_config *cfg, uint32_t n, const char *metric, int all) {
+  printf("%-8s %-8s %-26s %10s\n", "norm", "fusion", "best parameters", metric);
+  if (all) {
+    for (uint32_t c = 0; c < n; c++) printf("%-44s %10.4f\n", cfg[c].label, cfg[c].mean);
+    return;
+  }
+  uint32_t best[64], nb = family_bests(cfg, n, best);
+  for (uint32_t i = 0; i < nb; i++) {
+    const tune_config *c = &cfg[best[i]];
+    printf("%-8s %-8s %-26s %10.4f\n", c->fo.fusion == BLEND_FUSION_RRF ? "-" : blend_norm_name(c->fo.norm),
+           blend_fusion_name(c->fo.fusion), params_of(c), c->mean);
+  }
+}
+
+/* Score configs chosen on the tuning queries once on the test queries. */
+static int test_report(const tune_args *a, tune_set *test, const tune_config *cfg, uint32_t n,
+                       uint32_t chosen, const char *const *names) {
+  static const char *const metrics[] = {"ndcg@10", "recall@100"};
+  enum { NM = 2 };
+  blend_error err = {0};
+  uint32_t best[64], nb = family_bests(cfg, n, best);
+  /* rows: single legs, untuned defaults, the family bests, the overall choice */
+  enum { MAXROWS = 96 };
+  tune_config rows[MAXROWS];
+  const char *kind[MAXROWS];
+  uint32_t nr = 0;
+  for (uint32_t l = 0; l < test->nlegs; l++) {
+    tune_config *c = &rows[nr];
+    memset(c, 0, sizeof *c);
+    blend_fusion_options_default(&c->fo);
+    c->fo.norm = BLEND_NORM_RANK;
+    c->fo.nweights = test->nlegs;
+    c->fo.weights[l] = 1;
+    snprintf(c->label, sizeof c->label, "%s alone", names[l]);
+    kind[nr++] = "leg";
+  }
+  blend_fusion_options def;
+  blend_fusion_options_default(&def);
+  def.complete_scores = a->ho.fo.complete_scores;
+  rows[nr].fo = def;
+  snprintf(rows[nr].label, sizeof rows[nr].label, "minmax cc equal weights");
+  kind[nr++] = "untuned";
+  rows[nr].fo = def;
+  rows[nr].fo.fusion = BLEND_FUSION_RRF;
+  snprintf(rows[nr].label, sizeof rows[nr].label, "rrf k=60 equal weights");
+  kind[nr++] = "untuned";
+  for (uint32_t i = 0; i < nb && nr < MAXROWS - 1; i++) {
+    rows[nr] = cfg[best[i]];
+    kind[nr++] = "family";
+  }
+  rows[nr] = cfg[chosen];
+  kind[nr++] = "TUNED";
+  double v[MAXROWS][NM];
+  for (int m = 0; m < NM; m++) {
+    if (tune_evaluate(test, metrics[m], rows, nr, NULL, &err)) return cli_fail_err(&err);
+    for (uint32_t r = 0; r < nr; r++) v[r][m] = rows[r].mean;
+  }
+  printf("\nscored once on %s (%u queries), settings chosen on %s:\n", a->test_qrels, test->nq,
+         a->qrels);
+  printf("%-8s %-44s %10s %10s\n", "", "setting", metrics[0], metrics[1]);
+  for (uint32_t r = 0; r < nr; r++)
+    printf("%-8s %-44s %10.4f %10.4f\n", kind[r], rows[r].label, v[r][0], v[r][1]);
+  return 0;
 }
 
 /* Score each leg alone (1/rank, one-hot weight: exactly its own order). */
@@ -91,8 +159,8 @@ static int single_legs(const tune_set *s, const char *metric, const char *const 
 }
 
 /* Run the grid on s; prints, plots; *chosen = the best config on all of s. */
-static int tune_run(const tune_args *a, tune_set *s, const char *const *names, const char *title,
-                    tune_config *chosen) {
+static int tune_run(const tune_args *a, tune_set *s, tune_set *test, const char *const *names,
+                    const char *title, tune_config *chosen) {
   blend_error err = {0};
   tune_config *cfg = NULL;
   uint32_t n = tune_grid(s->nlegs, &a->ho.fo, &cfg);
@@ -132,6 +200,7 @@ static int tune_run(const tune_args *a, tune_set *s, const char *const *names, c
     printf("best: %s  %s %.4f (on the tuning queries)\n", cfg[best].label, a->metric,
            cfg[best].mean);
   }
+  if (test && (rc = test_report(a, test, cfg, n, best, names))) goto out;
   if (a->plot && strcmp(a->plot, "none")) {
     if (tune_plot_svg(a->plot, title, a->metric, cfg, n, s->nlegs, &err)) rc = cli_fail_err(&err);
     else fprintf(stderr, "blend tune: plot written to %s\n", a->plot);
@@ -155,13 +224,21 @@ static int tune_runs(tune_args *a) {
   if (!rc && fuse_table_build((const blend_run *const *)runs, a->nruns, a->ho.depth, &t, &err))
     rc = cli_fail_err(&err);
   if (!rc && tune_set_from_table(qr, &t, &s, &err)) rc = cli_fail("%s: %s", a->qrels, err.message);
+  blend_qrels *tq = NULL;
+  tune_set ts = {0};
+  if (!rc && a->test_qrels) {
+    if (blend_qrels_load(a->test_qrels, &tq, &err)) rc = cli_fail_err(&err);
+    else if (tune_set_from_table(tq, &t, &ts, &err)) rc = cli_fail("%s: %s", a->test_qrels, err.message);
+  }
   if (!rc) {
     tune_config chosen;
     char title[256];
     snprintf(title, sizeof title, "blend tune: %u runs, %s", a->nruns, a->qrels);
-    rc = tune_run(a, &s, a->runs, title, &chosen);
+    rc = tune_run(a, &s, ts.qr ? &ts : NULL, a->runs, title, &chosen);
   }
   tune_set_free(&s);
+  tune_set_free(&ts);
+  blend_qrels_free(tq);
   fuse_table_free(&t);
   for (uint32_t r = 0; r < a->nruns; r++) blend_run_free(runs[r]);
   blend_qrels_free(qr);
@@ -256,6 +333,67 @@ static int keep_table(blend_hybrid *h, uint32_t nlegs, fuse_query *fq, double *l
   return 0;
 }
 
+/* Run every qrels query through the legs; keep the candidate tables. */
+static int index_set(const tune_args *a, hybrid_cli *hc, vector_file *qv, strmap *qids,
+                     const bbuf *qtext_, const uint32_t *qoff, const blend_qrels *qr, tune_set *s_) {
+  blend_error err = {0};
+  const bbuf qtext = *qtext_;
+  tune_set s = {0};
+  int rc = 0;
+  uint32_t nlegs = hybrid_cli_query_of(hc)->nlegs;
+  s.qr = qr;
+  s.nlegs = nlegs;
+  s.nq = blend_qrels_queries(qr);
+  s.owns_queries = 1;
+  s.q = calloc(s.nq ? s.nq : 1, sizeof *s.q);
+  s.lower = calloc((size_t)s.nq * nlegs + 1, sizeof *s.lower);
+  s.upper = calloc((size_t)s.nq * nlegs + 1, sizeof *s.upper);
+  if (!s.q || !s.lower || !s.upper) {
+    rc = cli_fail("out of memory");
+    goto fail;
+  }
+  uint32_t no_text = 0;
+  double t0 = now_seconds();
+  for (uint32_t i = 0; i < s.nq; i++) {
+    const char *qid = blend_qrels_query_id(qr, i);
+    uint32_t qi;
+    if (!strmap_get(qids, qid, strlen(qid), &qi)) {
+      no_text++;
+      continue;
+    }
+    const float *vec = NULL;
+    uint32_t dim = 0;
+    if (qv) {
+      vec = vector_file_get(qv, qid, strlen(qid));
+      dim = vector_file_dim(qv);
+      if (!vec) {
+        rc = cli_fail("query '%s' has no vector in %s", qid, a->qvecs);
+        goto fail;
+      }
+    }
+    blend_hybrid_results r;
+    if (hybrid_cli_query(hc, (const char *)qtext.data + qoff[qi], vec, dim, 1, &r, &err)) {
+      rc = cli_fail("query '%s': %s", qid, err.message);
+      goto fail;
+    }
+    if (keep_table(hybrid_cli_hybrid(hc), nlegs, &s.q[i], s.lower + (size_t)i * nlegs,
+                   s.upper + (size_t)i * nlegs)) {
+      rc = cli_fail("out of memory");
+      goto fail;
+    }
+  }
+  fprintf(stderr, "blend tune: ran %u queries through %u legs in %.2f s\n", s.nq - no_text, nlegs,
+          now_seconds() - t0);
+  if (no_text)
+    fprintf(stderr, "blend tune: warning: %u qrels queries have no text in %s; they score 0\n",
+            no_text, a->queries);
+  *s_ = s;
+  return 0;
+fail:
+  tune_set_free(&s);
+  return rc;
+}
+
 static int tune_index(tune_args *a) {
   blend_error err = {0};
   blend_qrels *qr = NULL;
@@ -265,7 +403,8 @@ static int tune_index(tune_args *a) {
   strmap *qids = NULL;
   bbuf qtext = {0};
   uint32_t *qoff = NULL, nqueries = 0;
-  tune_set s = {0};
+  tune_set s = {0}, ts = {0};
+  blend_qrels *tq = NULL;
   int rc = 0;
   if (blend_qrels_load(a->qrels, &qr, &err)) return cli_fail_err(&err);
   if (load_queries(a->queries, &qids, &qtext, &qoff, &nqueries)) {
@@ -285,52 +424,18 @@ static int tune_index(tune_args *a) {
   if ((rc = hybrid_cli_open(ix, &a->ho, &so, qv != NULL, &hc))) goto out;
   const blend_hybrid_query *hq = hybrid_cli_query_of(hc);
   uint32_t nlegs = hq->nlegs;
-  s.qr = qr;
-  s.nlegs = nlegs;
-  s.nq = blend_qrels_queries(qr);
-  s.owns_queries = 1;
-  s.q = calloc(s.nq ? s.nq : 1, sizeof *s.q);
-  s.lower = calloc((size_t)s.nq * nlegs + 1, sizeof *s.lower);
-  s.upper = calloc((size_t)s.nq * nlegs + 1, sizeof *s.upper);
-  if (!s.q || !s.lower || !s.upper) {
-    rc = cli_fail("out of memory");
-    goto out;
-  }
-  uint32_t no_text = 0;
-  double t0 = now_seconds();
-  for (uint32_t i = 0; i < s.nq; i++) {
-    const char *qid = blend_qrels_query_id(qr, i);
-    uint32_t qi;
-    if (!strmap_get(qids, qid, strlen(qid), &qi)) {
-      no_text++;
-      continue;
-    }
-    const float *vec = NULL;
-    uint32_t dim = 0;
-    if (qv) {
-      vec = vector_file_get(qv, qid, strlen(qid));
-      dim = vector_file_dim(qv);
-      if (!vec) {
-        rc = cli_fail("query '%s' has no vector in %s", qid, a->qvecs);
-        goto out;
-      }
-    }
-    blend_hybrid_results r;
-    if (hybrid_cli_query(hc, (const char *)qtext.data + qoff[qi], vec, dim, 1, &r, &err)) {
-      rc = cli_fail("query '%s': %s", qid, err.message);
+  if ((rc = index_set(a, hc, qv, qids, &qtext, qoff, qr, &s))) goto out;
+  if (a->test_qrels) {
+    if (blend_qrels_load(a->test_qrels, &tq, &err)) {
+      rc = cli_fail_err(&err);
       goto out;
     }
-    if (keep_table(hybrid_cli_hybrid(hc), nlegs, &s.q[i], s.lower + (size_t)i * nlegs,
-                   s.upper + (size_t)i * nlegs)) {
-      rc = cli_fail("out of memory");
+    if ((rc = index_set(a, hc, qv, qids, &qtext, qoff, tq, &ts))) goto out;
+    if (tune_set_rels(&ts, &err)) {
+      rc = cli_fail("%s: %s", a->test_qrels, err.message);
       goto out;
     }
   }
-  fprintf(stderr, "blend tune: ran %u queries through %u legs in %.2f s\n", s.nq - no_text, nlegs,
-          now_seconds() - t0);
-  if (no_text)
-    fprintf(stderr, "blend tune: warning: %u qrels queries have no text in %s; they score 0\n",
-            no_text, a->queries);
   if (tune_set_rels(&s, &err)) {
     rc = cli_fail("%s: %s", a->qrels, err.message);
     goto out;
@@ -340,7 +445,7 @@ static int tune_index(tune_args *a) {
   char title[512];
   snprintf(title, sizeof title, "blend tune: %s, %s", a->index, a->qrels);
   tune_config chosen;
-  rc = tune_run(a, &s, names, title, &chosen);
+  rc = tune_run(a, &s, ts.qr ? &ts : NULL, names, title, &chosen);
   if (!rc && !a->no_store) {
     blend_hybrid_query keep = *hq;
     keep.fusion = chosen.fo;
@@ -352,6 +457,8 @@ static int tune_index(tune_args *a) {
   }
 out:
   tune_set_free(&s);
+  tune_set_free(&ts);
+  blend_qrels_free(tq);
   hybrid_cli_close(hc);
   vector_file_free(qv);
   blend_index_close(ix);
@@ -381,7 +488,8 @@ int cmd_tune(int argc, char **argv) {
     else if (!strcmp(o, "--no-store")) a.no_store = 1;
     else if (!strcmp(o, "--qrels") || !strcmp(o, "--index") || !strcmp(o, "--queries") ||
              !strcmp(o, "--metric") || !strcmp(o, "--folds") || !strcmp(o, "--plot") ||
-             !strcmp(o, "--query-vectors") || !strcmp(o, "--query-vector-ids")) {
+             !strcmp(o, "--query-vectors") || !strcmp(o, "--query-vector-ids") ||
+             !strcmp(o, "--test-qrels")) {
       if (i + 1 >= argc) {
         fprintf(stderr, "blend tune: %s needs a value\n", o);
         return 2;
@@ -392,6 +500,7 @@ int cmd_tune(int argc, char **argv) {
       else if (!strcmp(o, "--queries")) a.queries = v;
       else if (!strcmp(o, "--plot")) a.plot = v;
       else if (!strcmp(o, "--query-vectors")) a.qvecs = v;
+      else if (!strcmp(o, "--test-qrels")) a.test_qrels = v;
       else if (!strcmp(o, "--query-vector-ids")) a.qvec_ids = v;
       else if (!strcmp(o, "--metric")) {
         blend_error err = {0};

@@ -33,6 +33,7 @@ struct api_worker {
   char *idbuf;      /* decoded document id */
   size_t idcap;
   api_response resp;  /* reused: its body keeps its capacity */
+  bbuf hits;          /* the hits array, built before the header (took) */
 };
 
 api_response *api_worker_response(api_worker *w) { return &w->resp; }
@@ -94,6 +95,7 @@ static void worker_free(api_worker *w) {
   req_scratch_free(&w->sc);
   free(w->idbuf);
   bbuf_free(&w->resp.body);
+  bbuf_free(&w->hits);
   free(w);
 }
 
@@ -405,13 +407,19 @@ static void search(api_server *s, api_worker *w, const api_request *rq, const se
   blend_filter_free(filter);
   if (rc) return fail_err(r, &e);
   if (over_budget(s, rq)) return fail(r, 503, "time budget exceeded (search)");
+  /* hits first, so took covers building them */
+  bbuf *hb = &w->hits;
+  hb->len = 0;
+  for (uint32_t i = q->offset; i < res.count; i++) {
+    if (i > q->offset) bbuf_putc(hb, ',');
+    put_hit(s, w, q, &res.hits[i], i + 1, leg, hb);
+    if ((i & 7) == 7 && over_budget(s, rq)) return fail(r, 503, "time budget exceeded (building hits)");
+  }
   bbuf *b = &r->body;
   r->status = 200;
   r->content_type = JSON;
-  size_t took_at;
-  jw_raw(b, "{\"took\":");
-  took_at = b->len;
-  jw_raw(b, "          ,\"timed_out\":false,\"mode\":");
+  bbuf_printf(b, "{\"took\":%llu,\"timed_out\":false,\"mode\":",
+              (unsigned long long)((api_now_ns() - rq->start_ns) / 1000000));
   jw_cstr(b, q->mode == MODE_DENSE ? "dense" : "lexical");
   int exact_total = q->mode == MODE_LEXICAL && (q->opts.algorithm == BLEND_TOPK_EXHAUSTIVE || res.count < want);
   bbuf_printf(b, ",\"hits\":{\"total\":{\"value\":%llu,\"relation\":\"%s\"},\"max_score\":",
@@ -420,16 +428,8 @@ static void search(api_server *s, api_worker *w, const api_request *rq, const se
   if (res.count) jw_num(b, res.hits[0].score);
   else jw_raw(b, "null");
   jw_raw(b, ",\"hits\":[");
-  for (uint32_t i = q->offset; i < res.count; i++) {
-    if (i > q->offset) bbuf_putc(b, ',');
-    put_hit(s, w, q, &res.hits[i], i + 1, leg, b);
-    if ((i & 7) == 7 && over_budget(s, rq)) return fail(r, 503, "time budget exceeded (building hits)");
-  }
+  bbuf_append(b, hb->data ? (const char *)hb->data : "", hb->len);
   jw_raw(b, "]}}");
-  /* fill in took (ms) now that the answer is built */
-  char t[16];
-  int n = snprintf(t, sizeof t, "%llu", (unsigned long long)((api_now_ns() - rq->start_ns) / 1000000));
-  if (b->data && n > 0 && n <= 10) memcpy(b->data + took_at, t, (size_t)n);
 }
 
 /* ---- routing */

@@ -177,7 +177,12 @@ int writer_maybe_merge(blend_writer *w, blend_error *err) {
 
 int blend_writer_force_merge(blend_writer *w, uint32_t max_segments, blend_error *err) {
   if (max_segments == 0) return blend_seterr(err, BLEND_EINVAL, "--max-segments must be at least 1");
-  if (w->buf.ndocs || w->npending) {
+  /* commit pending adds and deletions first: a merge rebases the writer on
+     its new generation, which would drop deletions still pending in the
+     segments it does not pick */
+  int pending = w->buf.ndocs || w->npending;
+  for (uint32_t i = 0; w->ix && i < w->ix->nsegs; i++) pending |= w->dirty[i];
+  if (pending) {
     int rc = blend_writer_commit(w, err);
     if (rc) return rc;
   }

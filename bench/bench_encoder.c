@@ -20,6 +20,7 @@
 
 #include "blend.h"
 #include "encoder/bert.h"
+#include "encoder/dispatch.h"
 #include "encoder/wordpiece.h"
 #include "util/util.h"
 
@@ -37,7 +38,8 @@ static int cmp_d(const void *a, const void *b) {
 
 static void usage(void) {
   fputs("usage: bench_encoder [--model DIR] [--data BEIR_DIR] [--threads N] [--batch N]\n"
-        "                     [--batches N] [--max-length N] [--warmup N] [--repeat N] [--int8]\n"
+        "                     [--batches N] [--max-length N] [--warmup N] [--repeat N] [--int8 | --bf16]\n"
+        "                     [--att-f32] [--cap scalar|avx2|avx512|avx512-vnni|avx512-bf16]\n"
         "                     [--cblas]\n",
         stderr);
 }
@@ -47,6 +49,8 @@ int main(int argc, char **argv) {
   int threads = 1, batch = 32, batches = 8, max_length = 128, warmup = 3, repeat = 5, int8 = 0;
   int cblas = 0; /* --cblas: time the forward with cblas_sgemm linear layers (one
                     BLAS call at a time) instead of blend's packed kernel */
+  int bf16 = 0, att_f32 = 0, isa_cap = ENC_AMX; /* --bf16; --att-f32: int8/bf16 with float32
+                    attention; --cap ISA: no kernel above ISA (scalar, avx2, avx512, ...) */
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--int8")) {
@@ -55,6 +59,14 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(a, "--cblas")) {
       cblas = 1;
+      continue;
+    }
+    if (!strcmp(a, "--bf16")) {
+      bf16 = 1;
+      continue;
+    }
+    if (!strcmp(a, "--att-f32")) {
+      att_f32 = 1;
       continue;
     }
     if (!v) {
@@ -70,7 +82,13 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--max-length")) max_length = atoi(v);
     else if (!strcmp(a, "--warmup")) warmup = atoi(v);
     else if (!strcmp(a, "--repeat")) repeat = atoi(v);
-    else {
+    else if (!strcmp(a, "--cap")) {
+      for (isa_cap = ENC_SCALAR; isa_cap < ENC_AMX && strcmp(enc_isa_name(isa_cap), v); isa_cap++) {}
+      if (strcmp(enc_isa_name(isa_cap), v)) {
+        usage();
+        return 2;
+      }
+    } else {
       usage();
       return 2;
     }
@@ -85,7 +103,7 @@ int main(int argc, char **argv) {
   o.threads = threads;
   o.batch = (uint32_t)batch;
   o.max_length = (uint32_t)max_length;
-  o.precision = int8 ? BLEND_PRECISION_INT8 : BLEND_PRECISION_F32;
+  o.precision = int8 ? BLEND_PRECISION_INT8 : bf16 ? BLEND_PRECISION_BF16 : BLEND_PRECISION_F32;
   double t0 = now_seconds();
   blend_model *m = NULL;
   if (blend_model_open(model_dir, &o, &m, &err)) {
@@ -155,9 +173,17 @@ int main(int argc, char **argv) {
       return 1;
     }
   bert_model *bm = NULL;
-  if (cblas && bert_load(model_dir, threads, BERT_F32_BLAS, &bm, &err)) {
+  int direct = cblas || att_f32 || isa_cap != ENC_AMX; /* time bert_forward on a bert_model */
+  int backend = cblas ? BERT_F32_BLAS : int8 ? BERT_INT8 : bf16 ? BERT_BF16 : BERT_F32_PACKED;
+  if (direct && bert_load(model_dir, threads, backend, &bm, &err)) {
     fprintf(stderr, "bench_encoder: %s\n", err.message);
     return 1;
+  }
+  if (bm && (att_f32 || isa_cap != ENC_AMX)) {
+    enc_kernels k;
+    enc_kernels_select(&bm->cpu, isa_cap, &k);
+    if (att_f32) k.att = k.vec;
+    bert_set_kernels(bm, &k);
   }
   if (bm) bert_forward(bm, (size_t)batch, ids, NULL, lens, out, &err); /* warm-up */
   double rates[100], cpu_rates[100], e2e[100];
@@ -200,7 +226,7 @@ int main(int argc, char **argv) {
          "\"sentences_per_s_worst\":%.2f,\"sentences_per_cpu_s_median\":%.2f,"
          "\"end_to_end_sentences_per_s_median\":%.2f,"
          "\"single_text_ms_median\":%.3f,\"load_s\":%.4f,\"peak_rss_mb\":%.1f}\n",
-         model_dir, int8 ? "int8" : cblas ? "f32-cblas" : "f32", threads, batch, max_length, timed,
+         model_dir, int8 ? (att_f32 ? "int8-attf32" : "int8") : bf16 ? (att_f32 ? "bf16-attf32" : "bf16") : cblas ? "f32-cblas" : "f32", threads, batch, max_length, timed,
          tokens / (double)timed, rates[repeat / 2], rates[repeat - 1], rates[0],
          cpu_rates[repeat / 2], e2e[e2e_rep / 2], lat[25] * 1e3, load_s, (double)ru.ru_maxrss / 1024.0);
   for (size_t i = 0; i < n; i++) {

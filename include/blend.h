@@ -587,7 +587,11 @@ typedef struct blend_model blend_model;
 
 enum blend_precision {
   BLEND_PRECISION_F32 = 0,  /* float32 arithmetic (matches PyTorch to ~1e-7) */
-  BLEND_PRECISION_INT8 = 1  /* int8-quantised linear layers (faster, approximate) */
+  BLEND_PRECISION_INT8 = 1, /* int8-quantised linear layers (faster, approximate); attention
+                               in BF16 on CPUs with AVX-512 BF16, else float32 */
+  BLEND_PRECISION_BF16 = 2  /* bf16 weights and activations, float32 sums (cosine >= 0.9999
+                               to F32); needs AVX-512 BF16: blend_model_open fails with
+                               BLEND_EUNSUPPORTED on other CPUs */
 };
 
 typedef struct blend_model_options {
@@ -607,7 +611,9 @@ void blend_model_options_default(blend_model_options *o);
 ** (and tensor or field) at fault: a missing config.json or model.safetensors
 ** is BLEND_ENOTFOUND, an invalid one BLEND_ECORRUPT, an unsupported
 ** architecture/activation/pooling BLEND_EUNSUPPORTED. The linear layers
-** are packed (F32) or quantised (INT8) once here. */
+** are packed (F32, BF16) or quantised (INT8) once here, for the best
+** kernels this CPU runs (chosen once, at load; `blend doctor` lists them).
+** BF16 on a CPU without AVX-512 BF16 is BLEND_EUNSUPPORTED. */
 int blend_model_open(const char *dir, const blend_model_options *opts, blend_model **out,
                      blend_error *err);
 void blend_model_close(blend_model *m);

@@ -23,7 +23,10 @@ int cmd_rerank(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_fuse(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+/* One line for --version: CPU and the kernels chosen on it (cmd_doctor.c). */
+void cli_version_line(FILE *f);
 
 /* "blend: <message>" on stderr; returns 1 for `return cli_fail(...)`. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

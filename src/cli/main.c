@@ -24,9 +24,10 @@ static const struct {
     {"embed", cmd_embed, "encode texts to vectors with a BERT-family model directory"},
     {"rerank", cmd_rerank, "score documents against a query with a cross-encoder"},
     {"model", cmd_model, "download a model from a Hugging Face-compatible hub (model pull)"},
+    {"doctor", cmd_doctor, "show the CPU features found and the kernels chosen on them"},
+    {"serve", cmd_serve, "serve the index over HTTP: JSON search API and a web page"},
     {"fuse", cmd_fuse, "fuse TREC runs (normalisation + fusion), optionally score them"},
     {"tune", cmd_tune, "grid-search hybrid fusion on labelled queries (runs or an index)"},
-    {"serve", cmd_serve, "serve the index over HTTP: JSON search API and a web page"},
 };
 
 static void usage(FILE *f) {
@@ -50,6 +51,7 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(argv[1], "--version")) {
     printf("blend %s\n", BLEND_VERSION);
+    cli_version_line(stdout);
     return 0;
   }
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)

@@ -112,6 +112,8 @@ static int load_layer(bert_model *m, const char *prefix, uint32_t li, bert_layer
       rc = f32_pack(lins[i]->w, lins[i]->out, lins[i]->in, &lins[i]->pk, err);
     else if (m->backend == BERT_INT8)
       rc = q8_quantize(lins[i]->w, lins[i]->out, lins[i]->in, &lins[i]->q8, err);
+    else if (m->backend == BERT_BF16)
+      rc = bf16_pack(lins[i]->w, lins[i]->out, lins[i]->in, &lins[i]->bf, err);
     if (rc) return rc;
   }
   return BLEND_OK;
@@ -119,7 +121,8 @@ static int load_layer(bert_model *m, const char *prefix, uint32_t li, bert_layer
 
 int bert_load(const char *dir, int threads, int backend, bert_model **out, blend_error *err) {
   *out = NULL;
-  if (backend != BERT_F32_PACKED && backend != BERT_INT8 && backend != BERT_F32_BLAS)
+  if (backend != BERT_F32_PACKED && backend != BERT_INT8 && backend != BERT_F32_BLAS &&
+      backend != BERT_BF16)
     return blend_seterr(err, BLEND_EINVAL, "unknown encoder backend %d", backend);
   bert_model *m = calloc(1, sizeof *m);
   if (!m) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
@@ -129,6 +132,16 @@ int bert_load(const char *dir, int threads, int backend, bert_model **out, blend
   m->vops = k_vec_ops_for(m->kern.vec);
   pthread_mutex_init(&m->blas_lock, NULL);
   pthread_mutex_init(&m->scratch_lock, NULL);
+  if (backend == BERT_BF16 && m->kern.bf16 != ENC_AVX512_BF16) {
+    char feats[256];
+    cpu_feature_list(&m->cpu, feats, sizeof feats);
+    int rc0 = blend_seterr(err, BLEND_EUNSUPPORTED,
+                           "BF16 precision needs a CPU with AVX-512 BF16 (vdpbf16ps); this one "
+                           "(%s) has: %s — use f32 or int8",
+                           m->cpu.brand[0] ? m->cpu.brand : "unknown CPU", feats[0] ? feats : "none");
+    bert_free(m);
+    return rc0;
+  }
   int rc = bert_config_load(dir, &m->cfg, err);
   if (rc) goto fail;
   char path[2048];
@@ -193,6 +206,7 @@ void bert_set_kernels(bert_model *m, const enc_kernels *k) {
     for (int i = 0; i < 4; i++) {
       lins[i]->pk.isa = k->f32;
       lins[i]->q8.isa = k->q8;
+      lins[i]->bf.isa = k->bf16;
     }
   }
 }
@@ -206,6 +220,7 @@ void bert_free(bert_model *m) {
     for (int i = 0; i < 4; i++) {
       f32_packed_free(&lins[i]->pk);
       q8_free(&lins[i]->q8);
+      bf16_packed_free(&lins[i]->bf);
     }
   }
   for (size_t i = 0; i < m->nowned; i++) free(m->owned[i]);
@@ -291,6 +306,10 @@ static void linear_block(fwd *f, const bert_linear *lin, const float *x, size_t 
     case BERT_INT8:
       rc = q8_linear_block(x, (uint32_t)rows, &lin->q8, (uint32_t)c0, (uint32_t)c1, lin->b, y,
                            f->gldy);
+      break;
+    case BERT_BF16:
+      rc = bf16_linear_block(x, (uint32_t)rows, &lin->bf, (uint32_t)c0, (uint32_t)c1, lin->b, y,
+                             f->gldy);
       break;
     default:
       /* the linked OpenBLAS may be a serial build that is not safe to call
@@ -378,8 +397,13 @@ static void attention_task(void *ctx, size_t t, int worker) {
   fwd *f = ctx;
   size_t heads = f->m->cfg.heads, s = t / heads, h = t % heads, H = f->H, d = f->d;
   const float *q = f->qkv + f->off[s] * 3 * H + h * d;
-  f->m->vops->attention(q, q + H, q + 2 * H, 3 * H, f->lens[s], d, 1.0f / sqrtf((float)d),
-              f->ctx + f->off[s] * H + h * d, H, f->att_scratch + (size_t)worker * f->att_stride);
+  const bert_model *m = f->m;
+  /* int8 and bf16 precisions: both attention products in BF16 when the CPU
+  ** has it, so no float32 GEMM is left in their layers */
+  int bf16 = (m->backend == BERT_INT8 || m->backend == BERT_BF16) && m->kern.att == ENC_AVX512_BF16;
+  (bf16 ? k_attention_bf16 : m->vops->attention)(
+      q, q + H, q + 2 * H, 3 * H, f->lens[s], d, 1.0f / sqrtf((float)d),
+      f->ctx + f->off[s] * H + h * d, H, f->att_scratch + (size_t)worker * f->att_stride);
 }
 
 /* Bi-encoder pooling of sequence rows [off, off+len) of x into out[H]. */

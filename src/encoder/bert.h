@@ -28,7 +28,8 @@
 enum bert_backend {
   BERT_F32_PACKED = 0, /* float32, weights pre-packed for blend's AVX-512 kernel */
   BERT_INT8 = 1,       /* int8 weights (per channel) × uint8 activations (per token) */
-  BERT_F32_BLAS = 2    /* float32 via cblas_sgemm on the [out, in] weights */
+  BERT_F32_BLAS = 2,   /* float32 via cblas_sgemm on the [out, in] weights */
+  BERT_BF16 = 3        /* bf16 weights × bf16 activations, float32 sums (AVX-512 BF16) */
 };
 
 /* One linear layer y = x·Wᵀ + b, W [out, in]. */
@@ -37,6 +38,7 @@ typedef struct bert_linear {
   uint32_t out, in;
   f32_packed pk;   /* BERT_F32_PACKED */
   q8_matrix q8;    /* BERT_INT8 */
+  bf16_packed bf;  /* BERT_BF16 */
 } bert_linear;
 
 typedef struct bert_layer {
@@ -72,7 +74,11 @@ typedef struct bert_model {
 
 /* Load dir/config.json (+ sentence-transformers files) and
 ** dir/model.safetensors. threads <= 0: online cores. backend: enum
-** bert_backend (the linear layers are packed / quantised once here). */
+** bert_backend (the linear layers are packed / quantised once here).
+** BERT_BF16 on a CPU without AVX-512 BF16 fails with BLEND_EUNSUPPORTED
+** (no silent fallback: the caller asked for a precision). In BERT_INT8 and
+** BERT_BF16 attention runs in BF16 when the CPU has it (kern.att), else in
+** float32. */
 int bert_load(const char *dir, int threads, int backend, bert_model **out, blend_error *err);
 void bert_free(bert_model *m);
 

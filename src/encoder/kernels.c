@@ -10,10 +10,12 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "encoder/dispatch.h"
 #include "encoder/kernels.h"
+#include "encoder/quant.h"
 
 void k_linear(const float *x, size_t M, size_t K, const float *W, size_t N, const float *b,
               float *y, size_t ldy) {
@@ -41,7 +43,11 @@ size_t k_attention_scratch(size_t T, size_t d) {
   /* keys of one block transposed [d][kb32] + scores [T][kb32] + running max
   ** and sum per query; the BF16 attention needs less (bf16 copies) */
   size_t kb = round32_(T < KEY_BLOCK ? T : KEY_BLOCK);
-  return d * kb + T * kb + 2 * T + LANES;
+  size_t f32 = d * kb + T * kb + 2 * T + LANES;
+  /* bf16 (attention_bf16.c): Q T·d/2, keys d·kb/2, scores T·kb, P T·kb/2,
+  ** values kb·d/2, max/sum 2T, plus 64-byte alignment of six arrays */
+  size_t bf16 = T * d / 2 + d * kb + T * kb * 3 / 2 + 2 * T + 6 * 16;
+  return f32 > bf16 ? f32 : bf16;
 }
 
 /* ---- exact simple twins ---- */
@@ -83,6 +89,34 @@ void k_ref_attention(const float *q, const float *k, const float *v, size_t ld, 
     }
     for (size_t c = 0; c < dd; c++) out[i * ldo + c] = (float)(acc[c] / sum);
   }
+}
+
+void k_ref_attention_bf16(const float *q, const float *k, const float *v, size_t ld, size_t T,
+                          size_t d, float scale, float *out, size_t ldo) {
+#define R(x) ((double)bf16_to_f32(bf16_from_f32(x)))
+  double *s = malloc(T * sizeof *s);
+  if (!s) return;
+  for (size_t i = 0; i < T; i++) {
+    double mx = -INFINITY, sum = 0;
+    for (size_t j = 0; j < T; j++) {
+      double a = 0;
+      for (size_t c = 0; c < d; c++) a += R(q[i * ld + c]) * R(k[j * ld + c]);
+      s[j] = (double)(float)(a * scale);
+      if (s[j] > mx) mx = s[j];
+    }
+    for (size_t j = 0; j < T; j++) {
+      float p = (float)exp(s[j] - mx);
+      sum += p;
+      s[j] = R(p);
+    }
+    for (size_t c = 0; c < d; c++) {
+      double a = 0;
+      for (size_t j = 0; j < T; j++) a += s[j] * R(v[j * ld + c]);
+      out[i * ldo + c] = (float)(a / sum);
+    }
+  }
+  free(s);
+#undef R
 }
 
 /* ---- the builds, by isa (dispatch.h) ---- */

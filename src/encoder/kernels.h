@@ -32,7 +32,8 @@ void k_erf(const float *x, float *y, size_t n);
 /* tanh(x) in place (cross-encoder pooler; a handful of values). */
 void k_tanh(float *x, size_t n);
 
-/* Attention for one sequence and one head.
+/* Attention for one sequence and one head (the f32 build; see below for
+** the BF16 one, which takes the same scratch).
 ** q, k, v: row i at q + i*ld (same ld for all three), d values each;
 ** out row i at out + i*ldo. T tokens, all of them real (no padding: the
 ** caller packs sequences). scale = 1/√d. scratch: k_attention_scratch(T, d)
@@ -56,6 +57,15 @@ void k_attention(const float *q, const float *k, const float *v, size_t ld, size
 K_VEC_DECL(avx2)
 K_VEC_DECL(avx512)
 #undef K_VEC_DECL
+
+/* Attention with Q·Kᵀ and P·V in BF16 (attention_bf16.c; AVX-512 BF16
+** CPUs only), float32 softmax; same contract and scratch as k_attention.
+** k_ref_attention_bf16 is its twin: the same bf16 roundings of q, k, v and
+** P (P relative to the row max over all keys), sums in double. */
+void k_attention_bf16(const float *q, const float *k, const float *v, size_t ld, size_t T,
+                      size_t d, float scale, float *out, size_t ldo, float *scratch);
+void k_ref_attention_bf16(const float *q, const float *k, const float *v, size_t ld, size_t T,
+                          size_t d, float scale, float *out, size_t ldo);
 
 /* One build of the elementwise and attention kernels, picked once (see
 ** dispatch.h). isa: ENC_SCALAR (baseline), ENC_AVX2 or ENC_AVX512. */

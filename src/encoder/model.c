@@ -31,14 +31,16 @@ int blend_model_open(const char *dir, const blend_model_options *opts, blend_mod
   if (opts) o = *opts;
   else blend_model_options_default(&o);
   if (o.batch == 0) o.batch = 32;
-  if (o.precision != BLEND_PRECISION_F32 && o.precision != BLEND_PRECISION_INT8)
+  if (o.precision != BLEND_PRECISION_F32 && o.precision != BLEND_PRECISION_INT8 &&
+      o.precision != BLEND_PRECISION_BF16)
     return blend_seterr(err, BLEND_EINVAL, "unknown precision %d", o.precision);
   blend_model *m = calloc(1, sizeof *m);
   if (!m) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
   m->opts = o;
-  int rc = bert_load(dir, o.threads,
-                     o.precision == BLEND_PRECISION_INT8 ? BERT_INT8 : BERT_F32_PACKED, &m->bert,
-                     err);
+  int backend = o.precision == BLEND_PRECISION_INT8   ? BERT_INT8
+                : o.precision == BLEND_PRECISION_BF16 ? BERT_BF16
+                                                      : BERT_F32_PACKED;
+  int rc = bert_load(dir, o.threads, backend, &m->bert, err);
   if (!rc) rc = wp_tokenizer_load(dir, &m->tok, err);
   if (rc) {
     blend_model_close(m);

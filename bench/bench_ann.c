@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -65,9 +66,14 @@ static int cmp_d(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* 64-byte aligned, as a segment section; BENCH_HUGE=1 asks for transparent
+** huge pages (fewer TLB misses on random row reads). */
 static void *aligned_copy(const void *p, size_t n) {
   void *q = NULL;
-  if (posix_memalign(&q, 64, n ? (n + 63) & ~(size_t)63 : 64)) exit(3);
+  int huge = getenv("BENCH_HUGE") != NULL;
+  size_t sz = huge ? (n + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1) : (n ? (n + 63) & ~(size_t)63 : 64);
+  if (posix_memalign(&q, huge ? (2u << 20) : 64, sz ? sz : 64)) exit(3);
+  if (huge) madvise(q, sz, MADV_HUGEPAGE);
   if (n) memcpy(q, p, n);
   return q;
 }
@@ -92,7 +98,23 @@ __attribute__((target("avx512f"))) static void *bw_read(void *arg) {
   return NULL;
 }
 
+__attribute__((target("avx2"))) static void *bw_read_avx2(void *arg) {
+  bw_job *j = arg;
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i + 32 <= j->n; i += 32) {
+    a0 = _mm256_add_ps(a0, _mm256_load_ps(j->p + i));
+    a1 = _mm256_add_ps(a1, _mm256_load_ps(j->p + i + 8));
+    a2 = _mm256_add_ps(a2, _mm256_load_ps(j->p + i + 16));
+    a3 = _mm256_add_ps(a3, _mm256_load_ps(j->p + i + 24));
+  }
+  float t[8];
+  _mm256_storeu_ps(t, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  j->out = t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
+  return NULL;
+}
+
 static double bandwidth(int threads, int passes) {
+  void *(*rd)(void *) = __builtin_cpu_supports("avx512f") ? bw_read : bw_read_avx2;
   size_t n = (size_t)1 << 28; /* 1 GiB of floats */
   float *buf = NULL;
   if (posix_memalign((void **)&buf, 64, n * 4)) exit(3);
@@ -105,7 +127,7 @@ static double bandwidth(int threads, int passes) {
     double t0 = now_seconds();
     for (int t = 0; t < threads; t++) {
       jobs[t] = (bw_job){buf + n / threads * t, n / threads, 0};
-      pthread_create(&th[t], NULL, bw_read, &jobs[t]);
+      pthread_create(&th[t], NULL, rd, &jobs[t]);
     }
     for (int t = 0; t < threads; t++) pthread_join(th[t], NULL);
     double dt = now_seconds() - t0;

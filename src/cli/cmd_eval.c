@@ -164,9 +164,8 @@ static int parse_args(int argc, char **argv, opts *o) {
   if (o->index && !o->queries) return 100 + usage_error("%s", "--index needs --queries FILE");
   if (!o->index && (o->queries || o->search_opts))
     return 100 + usage_error("%s", "search options (--queries, -k, BM25, dense and filter options) need --index");
-  if (o->q.ho.mode == HYBRID_MODE_HYBRID) return 100 + usage_error("%s", "--mode hybrid: not available in this build");
-  if (o->q.query_vectors && o->q.ho.mode != HYBRID_MODE_DENSE)
-    return 100 + usage_error("%s", "--query-vectors needs --mode dense");
+  if (o->q.query_vectors && o->q.ho.mode == HYBRID_MODE_LEXICAL)
+    return 100 + usage_error("%s", "--query-vectors needs --mode dense or hybrid");
   return 0;
 }
 
@@ -288,7 +287,8 @@ static int search_all(opts *o, const blend_qrels *qr, blend_run *run) {
   if (o->k > 0 && (uint32_t)o->k < maxcut)
     fprintf(stderr, "blend eval: note: -k %ld is below the largest cutoff %u\n", o->k, maxcut);
   int rc = 0;
-  int dense = o->q.ho.mode == HYBRID_MODE_DENSE;
+  int dense = o->q.ho.mode == HYBRID_MODE_DENSE, hybrid = o->q.ho.mode == HYBRID_MODE_HYBRID;
+  hybrid_cli *hc = NULL;
   blend_filter *filter = NULL;
   if (cli_query_opts_finish(&o->q, &filter)) return 1;
   so.filter = filter;
@@ -307,6 +307,20 @@ static int search_all(opts *o, const blend_qrels *qr, blend_run *run) {
   if (blend_index_open(o->index, &ix, &err) || blend_searcher_new(ix, &s, &err)) {
     rc = cli_fail_err(&err);
     goto done;
+  }
+  if (hybrid) {
+    so.k = o->k > 0 ? (uint32_t)o->k : (maxcut > 100 ? maxcut : 100); /* the fused list: depth-limited */
+    blend_vector_config vc;
+    if (o->q.query_vectors) {
+      if (blend_index_vector_config(ix, &vc, &err) ||
+          vector_file_load(o->q.query_vectors, NULL, vc.dim, &qv, &err)) {
+        rc = cli_fail_err(&err);
+        goto done;
+      }
+      dim = vc.dim;
+    }
+    rc = hybrid_cli_open(ix, &o->q.ho, &so, qv != NULL, &hc);
+    if (rc) goto done;
   }
   if (dense) {
     blend_vector_config vc;
@@ -364,6 +378,21 @@ static int search_all(opts *o, const blend_qrels *qr, blend_run *run) {
     }
     memcpy(text, qt, tl);
     blend_results res;
+    if (hybrid) {
+      const float *v = NULL;
+      if (qv && !(v = vector_file_get(qv, qid, strlen(qid)))) {
+        rc = cli_fail("query '%s' has no vector in %s", qid, o->q.query_vectors);
+        goto done;
+      }
+      neutralise(text);
+      blend_hybrid_results hr;
+      if (hybrid_cli_query(hc, text, v, dim, so.k, &hr, &err) || hybrid_cli_add_run(&hr, qid, run, &err)) {
+        rc = cli_fail("query '%s': %s", qid, err.message);
+        goto done;
+      }
+      searched++;
+      continue;
+    }
     if (dense) {
       const float *v = qvec;
       if (qv) {
@@ -424,6 +453,7 @@ static int search_all(opts *o, const blend_qrels *qr, blend_run *run) {
             "blend eval: warning: %u qrels queries have no text in %s (e.g. '%s'); they score 0\n",
             no_text, o->queries, first_missing);
 done:
+  hybrid_cli_close(hc);
   free(qvec);
   vector_file_free(qv);
   blend_model_close(model);

@@ -131,12 +131,12 @@ int cmd_search(int argc, char **argv) {
     }
   }
   int dense = q.ho.mode == HYBRID_MODE_DENSE;
-  if (!dir || (first_word >= argc && !(dense && q.vector))) {
+  if (!dir || (first_word >= argc && !((dense || q.ho.mode == HYBRID_MODE_HYBRID) && q.vector))) {
     fputs(usage_text, stderr);
     return 2;
   }
-  if (q.ho.mode == HYBRID_MODE_HYBRID) return cli_fail("--mode hybrid: not available in this build");
-  if (q.vector && !dense) return cli_fail("--vector needs --mode dense");
+  int hybrid = q.ho.mode == HYBRID_MODE_HYBRID;
+  if (q.vector && !dense && !hybrid) return cli_fail("--vector needs --mode dense or hybrid");
   int optind_words = first_word;
   blend_filter *filter = NULL;
   if (cli_query_opts_finish(&q, &filter)) return 1;
@@ -164,6 +164,20 @@ int cmd_search(int argc, char **argv) {
   }
   blend_results r;
   int rc;
+  if (hybrid) {
+    float *vec = NULL;
+    blend_vector_config vc = {0};
+    rc = 0;
+    if (q.vector) {
+      if (blend_index_vector_config(ix, &vc, &err)) rc = cli_fail_err(&err);
+      else if (cli_parse_vector(q.vector, vc.dim, &vec, "--vector")) rc = 1;
+    }
+    blend_searcher_free(s);
+    s = NULL;
+    if (!rc) rc = hybrid_cli_search(ix, &q.ho, &q.so, vec, vc.dim, query, json, snippet_bytes);
+    free(vec);
+    goto out;
+  }
   if (dense) rc = dense_search(ix, s, &q, query, &r, &err);
   else if ((rc = blend_search(s, query, &q.so, &r, &err))) cli_fail_err(&err);
   if (rc) goto out;
@@ -213,5 +227,5 @@ out:
   blend_searcher_free(s);
   blend_index_close(ix);
   bbuf_free(&qb);
-  return rc ? 1 : 0;
+  return rc == 2 ? 2 : rc ? 1 : 0;
 }

@@ -108,6 +108,7 @@ bench:
 	@$(MAKE) --no-print-directory MODE=release
 	@bench/run.sh
 	@bench/encoder.sh
+	@bench/bench_ann.sh
 
 clean:
 	rm -rf build

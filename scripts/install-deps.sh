@@ -8,6 +8,9 @@ PKGS=(build-essential clang pkg-config
 # Peers for `make bench` only (large): installed when BLEND_BENCH_DEPS=1.
 if [ "${BLEND_BENCH_DEPS:-0}" = 1 ]; then
   PKGS+=(libxapian-dev libsqlite3-dev g++ python3-torch libopenblas0-openmp hyperfine)
+  # ANN peers (bench/bench_ann.sh): hnswlib header, FAISS (+ its BLAS/LAPACK);
+  # usearch comes from npm (bench_ann.sh installs it under build/bench when npm exists)
+  PKGS+=(libhnswlib-dev libfaiss-dev libopenblas-dev liblapack-dev)
 fi
 missing=()
 for p in "${PKGS[@]}"; do

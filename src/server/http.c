@@ -23,6 +23,7 @@
 ** open connections a request is answered 503 at once instead of queueing.
 */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,17 +39,17 @@ typedef struct http_req {
   size_t declared;     /* Content-Length, when given */
   int too_large;
   int started;         /* first handler call seen */
+  int answering;       /* counted in s->active: body complete, being answered */
   uint64_t start_ns;
 } http_req;
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
   (void)c;
-  api_server *s = cls;
+  (void)cls;
   http_req *r = calloc(1, sizeof *r);
   if (!r) return NULL;
   r->uri = strdup(uri ? uri : "");
   r->start_ns = api_now_ns();
-  atomic_fetch_add(&s->active, 1);
   return r;
 }
 
@@ -59,11 +60,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   api_server *s = cls;
   http_req *r = *con_cls;
   if (!r) return;
+  if (r->answering) atomic_fetch_sub(&s->active, 1);
   free(r->uri);
   bbuf_free(&r->body);
   free(r);
   *con_cls = NULL;
-  atomic_fetch_sub(&s->active, 1);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -141,6 +142,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       if (*end || v > lim->max_body) r->too_large = 1;
       else r->declared = (size_t)v;
     }
+    if (r->too_large) { /* answer now; MHD closes the connection after it */
+      char why[160];
+      snprintf(why, sizeof why,
+               "{\"error\":{\"type\":\"payload_too_large\",\"reason\":\"request body over the limit of %zu "
+               "bytes\"},\"status\":413}",
+               lim->max_body);
+      return send_fixed(c, s, 413, why);
+    }
     return MHD_YES;
   }
   if (*upload_size) {
@@ -150,6 +159,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     *upload_size = 0; /* consumed (or discarded past the limit) */
     return MHD_YES;
   }
+  /* the whole request is here: from now on it is in flight (a graceful
+     stop waits for it; one still sending its body is not waited for) */
+  r->answering = 1;
+  atomic_fetch_add(&s->active, 1);
   api_worker *w = api_worker_get(s);
   if (!w)
     return send_fixed(c, s, 503, "{\"error\":{\"type\":\"unavailable\",\"reason\":\"out of memory\"},\"status\":503}");

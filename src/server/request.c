@@ -270,7 +270,7 @@ static int json_scalar(const cJSON *c, char *buf, size_t cap, const char **s, si
     double v = c->valuedouble;
     if (!isfinite(v)) return -1;
     if (v == floor(v) && fabs(v) < 1e15) snprintf(buf, cap, "%.0f", v);
-    else if (fabs(v) >= 1e15) snprintf(buf, cap, "%s1e999", v < 0 ? "-" : ""); /* out of any range */
+    else if (fabs(v) >= 1e15) snprintf(buf, cap, "%s99999999999999999999", v < 0 ? "-" : ""); /* past any limit */
     else snprintf(buf, cap, "%.17g", v);
     *s = buf;
     *n = strlen(buf);

@@ -64,7 +64,7 @@ typedef struct api_server {
   uint32_t nworkers, cap_workers;
   atomic_uint_fast64_t requests, errors;
   atomic_uint inflight;     /* open connections (http.c) */
-  atomic_uint active;       /* requests being read or answered (http.c) */
+  atomic_uint active;       /* complete requests being answered (http.c) */
   atomic_uint_fast64_t overloaded; /* 503s for too many connections */
   /* the index's bi-encoder, opened on the first dense query with text */
   pthread_mutex_t model_lock;

@@ -102,16 +102,6 @@ static int test_report(const tune_args *a, tune_set *test, const tune_config *cf
   tune_config rows[MAXROWS];
   const char *kind[MAXROWS];
   uint32_t nr = 0;
-  for (uint32_t l = 0; l < test->nlegs; l++) {
-    tune_config *c = &rows[nr];
-    memset(c, 0, sizeof *c);
-    blend_fusion_options_default(&c->fo);
-    c->fo.norm = BLEND_NORM_RANK;
-    c->fo.nweights = test->nlegs;
-    c->fo.weights[l] = 1;
-    snprintf(c->label, sizeof c->label, "%s alone", names[l]);
-    kind[nr++] = "leg";
-  }
   blend_fusion_options def;
   blend_fusion_options_default(&def);
   def.complete_scores = a->ho.fo.complete_scores;
@@ -128,32 +118,32 @@ static int test_report(const tune_args *a, tune_set *test, const tune_config *cf
   }
   rows[nr] = cfg[chosen];
   kind[nr++] = "TUNED";
-  double v[MAXROWS][NM];
+  double v[MAXROWS][NM], alone[BLEND_MAX_LEGS][NM];
   for (int m = 0; m < NM; m++) {
     if (tune_evaluate(test, metrics[m], rows, nr, NULL, &err)) return cli_fail_err(&err);
     for (uint32_t r = 0; r < nr; r++) v[r][m] = rows[r].mean;
+    for (uint32_t l = 0; l < test->nlegs; l++)
+      if (tune_leg_alone(test, l, metrics[m], &alone[l][m], &err)) return cli_fail_err(&err);
   }
   printf("\nscored once on %s (%u queries), settings chosen on %s:\n", a->test_qrels, test->nq,
          a->qrels);
   printf("%-8s %-44s %10s %10s\n", "", "setting", metrics[0], metrics[1]);
+  for (uint32_t l = 0; l < test->nlegs; l++) {
+    char label[80];
+    snprintf(label, sizeof label, "%s alone", names[l]);
+    printf("%-8s %-44s %10.4f %10.4f\n", "leg", label, alone[l][0], alone[l][1]);
+  }
   for (uint32_t r = 0; r < nr; r++)
     printf("%-8s %-44s %10.4f %10.4f\n", kind[r], rows[r].label, v[r][0], v[r][1]);
   return 0;
 }
 
-/* Score each leg alone (1/rank, one-hot weight: exactly its own order). */
+/* Score each leg alone (as blend eval scores it). */
 static int single_legs(const tune_set *s, const char *metric, const char *const *names,
                        double *out, blend_error *err) {
   for (uint32_t l = 0; l < s->nlegs; l++) {
-    tune_config c;
-    memset(&c, 0, sizeof c);
-    blend_fusion_options_default(&c.fo);
-    c.fo.norm = BLEND_NORM_RANK;
-    c.fo.nweights = s->nlegs;
-    c.fo.weights[l] = 1;
-    if (tune_evaluate(s, metric, &c, 1, NULL, err)) return 1;
-    out[l] = c.mean;
-    printf("leg %u alone: %-40s %s %.4f\n", l + 1, names[l], metric, c.mean);
+    if (tune_leg_alone(s, l, metric, &out[l], err)) return 1;
+    printf("leg %u alone: %-40s %s %.4f\n", l + 1, names[l], metric, out[l]);
   }
   return 0;
 }

@@ -117,6 +117,11 @@ void tune_set_free(tune_set *s);
 int tune_evaluate(const tune_set *s, const char *metric, tune_config *cfg, uint32_t ncfg,
                   double *values, blend_error *err);
 
+/* One leg alone: its own retrieved candidates ranked as trec_eval ranks
+** its run (score desc, id desc), so the figure equals blend eval's. */
+int tune_leg_alone(const tune_set *s, uint32_t leg, const char *metric, double *mean,
+                   blend_error *err);
+
 /* N-fold cross-validation over queries: queries ordered by a hash of their
 ** id are dealt round-robin into folds; for each fold, the config with the
 ** best mean on the other folds is chosen and scored on the fold. */

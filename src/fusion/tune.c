@@ -288,3 +288,52 @@ int tune_folds(const tune_set *s, const double *values, const tune_config *cfg, 
   free(fold);
   return BLEND_OK;
 }
+
+typedef struct alone_item {
+  double raw;
+  const char *id;
+  int32_t rel;
+} alone_item;
+
+static int cmp_alone(const void *a, const void *b) {
+  const alone_item *x = a, *y = b;
+  if (x->raw != y->raw) return x->raw > y->raw ? -1 : 1;
+  return strcmp(y->id, x->id);
+}
+
+int tune_leg_alone(const tune_set *s, uint32_t leg, const char *metric, double *mean,
+                   blend_error *err) {
+  eval_metric m;
+  int rc = eval_metric_parse(metric, &m, err);
+  if (rc) return rc;
+  const blend_qrels *qr = s->qr;
+  uint32_t maxc = 1;
+  for (uint32_t i = 0; i < s->nq; i++)
+    if (s->q[i].ncand > maxc) maxc = s->q[i].ncand;
+  alone_item *it = malloc(maxc * sizeof *it);
+  int32_t *rels = malloc(maxc * sizeof *rels);
+  if (!it || !rels) {
+    free(it);
+    free(rels);
+    return blend_seterr(err, BLEND_ENOMEM, "tune: out of memory");
+  }
+  double sum = 0;
+  for (uint32_t i = 0; i < s->nq; i++) {
+    const fuse_query *fq = &s->q[i];
+    uint32_t n = 0;
+    for (uint32_t c = 0; c < fq->ncand; c++) {
+      const blend_leg_score *e = &fq->cells[(size_t)c * s->nlegs + leg];
+      if (e->retrieved && isfinite(e->raw)) it[n++] = (alone_item){e->raw, fq->ids[c], s->rel[i][c]};
+    }
+    /* trec_eval's order, as blend eval ranks the leg's run */
+    qsort(it, n, sizeof *it, cmp_alone);
+    if (m.cut && n > m.cut) n = m.cut;
+    for (uint32_t r = 0; r < n; r++) rels[r] = it[r].rel;
+    sum += eval_metric_value(&m, rels, n, qr->nrel[i], qr->gains + qr->gstart[i],
+                             qr->gstart[i + 1] - qr->gstart[i]);
+  }
+  *mean = s->nq ? sum / s->nq : 0;
+  free(it);
+  free(rels);
+  return BLEND_OK;
+}

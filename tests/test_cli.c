@@ -185,7 +185,10 @@ TEST(usage_errors_exit_2) {
   CHECK_EQ_INT(sh("%s", bin), 2);
   CHECK_EQ_INT(sh("%s frobnicate", bin), 2);
   CHECK_EQ_INT(sh("%s index --input x", bin), 2);
-  CHECK_EQ_INT(sh("%s search --index x -k -3 q", bin), 1);
+  CHECK_EQ_INT(sh("%s search --index x -k -3 q", bin), 2); /* a bad option value is a usage error */
+  CHECK(strstr(out, "-k") != NULL);
+  CHECK_EQ_INT(sh("%s search --index x --filter nonsense q", bin), 1);
+  CHECK(strstr(out, "--filter") != NULL);
   CHECK_EQ_INT(sh("%s --help", bin), 0);
   CHECK(strstr(out, "index") && strstr(out, "search") && strstr(out, "eval"));
 }

@@ -253,6 +253,34 @@ int cmd_index(int argc, char **argv) {
     blend_model_close(model);
     return cli_fail_err(&err);
   }
+  /* appending to an index whose vectors a model made: encode the new
+     documents with that same model (checked by its SHA-256) */
+  blend_vector_config have;
+  blend_index *cur = NULL;
+  if (append && !model && !vf && blend_index_open(dir, &cur, NULL) == BLEND_OK &&
+      blend_index_vector_config(cur, &have, NULL) == BLEND_OK && have.model_sha256[0]) {
+    blend_model_options mo;
+    blend_model_options_default(&mo);
+    mo.threads = threads;
+    mo.precision = int8 ? BLEND_PRECISION_INT8 : BLEND_PRECISION_F32;
+    int r = blend_index_open_query_model(cur, NULL, &mo, &model, &err);
+    blend_index_close(cur);
+    cur = NULL;
+    if (r) {
+      blend_writer_close(w);
+      free(fcopy);
+      free(mcopy);
+      return cli_fail("the index's vectors were made by %s, which cannot be used to encode the new documents: %s",
+                      have.model_dir, err.message);
+    }
+    static char mdir[1024];
+    snprintf(mdir, sizeof mdir, "%s", have.model_dir);
+    model_dir = mdir;
+    vector_fields = have.text_fields;
+    doc_prefix = have.doc_prefix;
+    query_prefix = have.query_prefix;
+  }
+  blend_index_close(cur);
   if (model && blend_writer_set_model(w, model, model_dir, vector_fields, doc_prefix, query_prefix, &err)) {
     blend_writer_close(w);
     free(fcopy);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "util/util.h"
@@ -18,6 +19,15 @@ static const char delete_usage[] =
     "Delete documents by id and commit. Ids come from the arguments, from FILE\n"
     "(one per line) or from stdin ('-'). An id that is not in the index is reported\n"
     "and skipped; with --strict it is an error and nothing is committed.\n";
+
+/* delete and merge need an existing index: a writer would create an empty
+** one (and a delete would commit it) in a mistyped directory */
+static int need_index(const char *dir) {
+  char path[4096 + 16];
+  snprintf(path, sizeof path, "%s/MANIFEST", dir);
+  if (access(path, F_OK) == 0) return 0;
+  return cli_fail("%s: not a blend index (no MANIFEST; build one with 'blend index')", dir);
+}
 
 static int delete_one(blend_writer *w, const char *id, size_t len, unsigned long long *deleted,
                       unsigned long long *unknown, const char **first_unknown, blend_error *err) {
@@ -59,6 +69,7 @@ int cmd_delete(int argc, char **argv) {
   blend_index_config cfg;
   blend_index_config_default(&cfg);
   blend_writer *w;
+  if (need_index(dir)) return 1;
   if (blend_writer_open_mode(dir, &cfg, BLEND_WRITE_APPEND, &w, &err)) return cli_fail_err(&err);
   unsigned long long deleted = 0, unknown = 0;
   const char *first_unknown = NULL;
@@ -67,7 +78,7 @@ int cmd_delete(int argc, char **argv) {
     rc = delete_one(w, argv[i], strlen(argv[i]), &deleted, &unknown, &first_unknown, &err);
   if (ids_file && !rc) {
     FILE *f = strcmp(ids_file, "-") ? fopen(ids_file, "r") : stdin;
-    if (!f) rc = cli_fail("%s: %s", ids_file, strerror(errno)) + 1;
+    if (!f) rc = cli_fail("%s: %s", ids_file, strerror(errno)) + 2; /* printed: exit 1 */
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
@@ -275,6 +286,7 @@ int cmd_merge(int argc, char **argv) {
   blend_index_config cfg;
   blend_index_config_default(&cfg);
   blend_writer *w;
+  if (need_index(dir)) return 1;
   if (blend_writer_open_mode(dir, &cfg, BLEND_WRITE_APPEND, &w, &err)) return cli_fail_err(&err);
   double t0 = now_seconds();
   int rc = blend_writer_force_merge(w, (uint32_t)max, &err);

@@ -1,7 +1,7 @@
 /*
-** encoder_fidelity.c — how closely blend's int8 encoder follows its f32
-** encoder on real text, through the public API only: opens one model
-** directory twice (BLEND_PRECISION_F32 and _INT8), embeds the first --docs
+** encoder_fidelity.c — how closely blend's int8 (or bf16) encoder follows
+** its f32 encoder on real text, through the public API only: opens one model
+** directory twice (BLEND_PRECISION_F32 and _INT8 or _BF16), embeds the first --docs
 ** SciFact documents (title + " " + text) and the first --queries queries
 ** with both, and prints one JSON line with the cosine between the two
 ** embeddings of each text: min, p1, p50 and mean, over all texts and per kind.
@@ -9,6 +9,7 @@
 **   bench/encoder.sh builds it against libblend.a:
 **   encoder_fidelity --model DIR [--data BEIR_DIR] [--docs 1000]
 **                    [--queries 300] [--threads 2] [--max-length 128]
+**                    [--precision int8|bf16]
 */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -88,12 +89,12 @@ static stats summarise(const double *cos, size_t n) {
 
 static void usage(void) {
   fputs("usage: encoder_fidelity --model DIR [--data BEIR_DIR] [--docs N] [--queries N]\n"
-        "                        [--threads N] [--max-length N]\n",
+        "                        [--threads N] [--max-length N] [--precision int8|bf16]\n",
         stderr);
 }
 
 int main(int argc, char **argv) {
-  const char *model_dir = NULL, *data = "../shared/data/beir/scifact";
+  const char *model_dir = NULL, *data = "../shared/data/beir/scifact", *precision = "int8";
   int threads = 2, max_length = 128;
   long ndocs = 1000, nqueries = 300;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -104,6 +105,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--queries")) nqueries = atol(v);
     else if (!strcmp(a, "--threads")) threads = atoi(v);
     else if (!strcmp(a, "--max-length")) max_length = atoi(v);
+    else if (!strcmp(a, "--precision") && (!strcmp(v, "int8") || !strcmp(v, "bf16")))
+      precision = v;
     else {
       usage();
       return 2;
@@ -137,7 +140,8 @@ int main(int argc, char **argv) {
     blend_model_options_default(&o);
     o.threads = threads;
     o.max_length = (uint32_t)max_length;
-    o.precision = p ? BLEND_PRECISION_INT8 : BLEND_PRECISION_F32;
+    o.precision = !p ? BLEND_PRECISION_F32
+                  : !strcmp(precision, "bf16") ? BLEND_PRECISION_BF16 : BLEND_PRECISION_INT8;
     if (blend_model_open(model_dir, &o, &m[p], &err)) {
       fprintf(stderr, "encoder_fidelity: %s\n", err.message);
       return 1;
@@ -164,14 +168,14 @@ int main(int argc, char **argv) {
     cos[i] = aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0;
   }
   stats all = summarise(cos, n), d = summarise(cos, nd), q = summarise(cos + nd, nq);
-  printf("{\"phase\":\"fidelity\",\"model\":\"%s\",\"threads\":%d,\"max_length\":%d,"
+  printf("{\"phase\":\"fidelity\",\"precision\":\"%s\",\"model\":\"%s\",\"threads\":%d,\"max_length\":%d,"
          "\"texts\":%zu,\"docs\":%zu,\"queries\":%zu,"
          "\"cos_min\":%.6f,\"cos_p1\":%.6f,\"cos_p50\":%.6f,\"cos_mean\":%.6f,"
          "\"docs_cos_min\":%.6f,\"docs_cos_mean\":%.6f,"
          "\"queries_cos_min\":%.6f,\"queries_cos_mean\":%.6f,"
-         "\"f32_s\":%.3f,\"int8_s\":%.3f}\n",
-         model_dir, threads, max_length, n, nd, nq, all.min, all.p1, all.p50, all.mean, d.min,
-         d.mean, q.min, q.mean, secs[0], secs[1]);
+         "\"f32_s\":%.3f,\"%s_s\":%.3f}\n",
+         precision, model_dir, threads, max_length, n, nd, nq, all.min, all.p1, all.p50, all.mean, d.min,
+         d.mean, q.min, q.mean, secs[0], precision, secs[1]);
   for (size_t i = 0; i < n; i++) free(texts[i]);
   free(texts);
   free(lens);

@@ -16,6 +16,7 @@
 
 #include "blend.h"
 #include "encoder/bert.h"
+#include "encoder/dispatch.h"
 #include "encoder/kernels.h"
 #include "test.h"
 #include "util/util.h"
@@ -144,7 +145,7 @@ static int emb_ok(const float *got, const double *want, uint32_t dim, const char
 
 /* Forward every record's stored input_ids in one batch (and each alone),
 ** compare with the stored embeddings. */
-static void check_bi_fixture(const char *name, size_t expect_lines, int backend) {
+static void check_bi_fixture_cap(const char *name, size_t expect_lines, int backend, int cap) {
   const char *dir = fixture(name);
   if (!dir) SKIP("../shared/fixtures not found");
   char path[1200];
@@ -154,7 +155,7 @@ static void check_bi_fixture(const char *name, size_t expect_lines, int backend)
   CHECK_EQ_INT(rs.n, expect_lines);
   bert_model *m = NULL;
   blend_error err = {0};
-  int rc = bert_load(dir, 2, backend, &m, &err);
+  int rc = bert_load_ex(dir, 2, backend, cap, &m, &err);
   CHECKF(rc == 0, "bert_load: %s", err.message);
   if (rc) {
     free_recs(&rs);
@@ -186,14 +187,19 @@ static void check_bi_fixture(const char *name, size_t expect_lines, int backend)
     }
   }
   CHECKF(worst_diff_single <= 1e-6, "batch vs single differ by %.3g", worst_diff_single);
-  printf("  %s (%s): %zu texts, max abs diff vs reference %.3g, batch vs single %.3g\n", name,
-         backend == BERT_F32_BLAS ? "cblas" : "packed", rs.n, worst, worst_diff_single);
+  printf("  %s (%s, f32 linear %s, elementwise %s): %zu texts, max abs diff vs reference %.3g, "
+         "batch vs single %.3g\n", name, backend == BERT_F32_BLAS ? "cblas" : "packed",
+         enc_isa_name(m->kern.f32), enc_isa_name(m->kern.vec), rs.n, worst, worst_diff_single);
   free(ids);
   free(lens);
   free(out);
   free(one);
   bert_free(m);
   free_recs(&rs);
+}
+
+static void check_bi_fixture(const char *name, size_t expect_lines, int backend) {
+  check_bi_fixture_cap(name, expect_lines, backend, ENC_AMX);
 }
 
 TEST(bi_f32_reference) { check_bi_fixture("bert-tiny-random", 85, BERT_F32_PACKED); }
@@ -575,7 +581,10 @@ TEST(config_errors_are_clear) {
 
 /* int8 linear layers: approximate, but must stay close to the float
 ** reference (cosine) and keep the ranking of cross-encoder scores. */
-TEST(int8_backend_close_to_reference) {
+/* A quantised / reduced-precision backend on the bi-encoder fixture: every
+** embedding within min_cos of the float64 reference (and not suspiciously
+** exact). */
+static void check_close_to_reference(int backend, int cap, double want_cos) {
   const char *dir = fixture("bert-tiny-random");
   if (!dir) SKIP("../shared/fixtures not found");
   char path[1200];
@@ -584,7 +593,7 @@ TEST(int8_backend_close_to_reference) {
   REQUIRE(load_recs(path, &rs) == 0);
   bert_model *m = NULL;
   blend_error err = {0};
-  int rc = bert_load(dir, 2, BERT_INT8, &m, &err);
+  int rc = bert_load_ex(dir, 2, backend, cap, &m, &err);
   CHECKF(rc == 0, "bert_load: %s", err.message);
   if (rc) {
     free_recs(&rs);
@@ -611,15 +620,62 @@ TEST(int8_backend_close_to_reference) {
     }
     min_cos = fmin(min_cos, dot / sqrt(na * nb));
   }
-  CHECKF(min_cos >= INT8_MIN_COS, "int8 min cosine %.6f", min_cos);
-  CHECKF(max_abs > 1e-6, "int8 suspiciously exact (%.3g): is it really quantising?", max_abs);
-  printf("  int8 bi-encoder: min cosine vs float64 reference %.6f, max abs diff %.3g\n", min_cos,
+  const char *what = backend == BERT_INT8 ? "int8" : "bf16";
+  CHECKF(min_cos >= want_cos, "%s min cosine %.6f < %.6f", what, min_cos, want_cos);
+  CHECKF(max_abs > 1e-6, "%s suspiciously exact (%.3g): is it really quantising?", what, max_abs);
+  printf("  %s bi-encoder (linear %s, attention %s): min cosine vs float64 reference %.6f, max abs "
+         "diff %.3g\n", what, enc_isa_name(backend == BERT_INT8 ? m->kern.q8 : m->kern.bf16),
+         backend == BERT_INT8 ? enc_isa_name(m->kern.att) : enc_isa_name(m->kern.vec), min_cos,
          max_abs);
   free(ids);
   free(lens);
   free(out);
   bert_free(m);
   free_recs(&rs);
+}
+
+TEST(int8_backend_close_to_reference) { check_close_to_reference(BERT_INT8, ENC_AMX, INT8_MIN_COS); }
+
+/* SKIP unless this CPU runs isa (a visible line naming the missing unit). */
+#define NEED_ISA(isa)                                                                    \
+  do {                                                                                   \
+    cpu_features f_;                                                                     \
+    cpu_detect(&f_);                                                                     \
+    if (!enc_isa_supported(&f_, isa)) SKIP("this CPU lacks the " #isa " kernels' unit");  \
+  } while (0)
+
+/* The whole forward pass forced onto each build the machine has (f32 vs the
+** float64 reference at the usual 1e-5; int8 at its cosine bound). */
+TEST(forward_scalar_build) {
+  check_bi_fixture_cap("bert-tiny-random", 85, BERT_F32_PACKED, ENC_SCALAR);
+  check_close_to_reference(BERT_INT8, ENC_SCALAR, INT8_MIN_COS);
+}
+TEST(forward_avx2_build) {
+  NEED_ISA(ENC_AVX2);
+  check_bi_fixture_cap("bert-tiny-random", 85, BERT_F32_PACKED, ENC_AVX2);
+  check_close_to_reference(BERT_INT8, ENC_AVX2, INT8_MIN_COS);
+}
+TEST(forward_avx512_build) {
+  NEED_ISA(ENC_AVX512_VNNI);
+  check_bi_fixture_cap("bert-tiny-random", 85, BERT_F32_PACKED, ENC_AVX512_VNNI);
+  check_close_to_reference(BERT_INT8, ENC_AVX512_VNNI, INT8_MIN_COS); /* f32 attention */
+}
+TEST(forward_bf16_build) {
+  NEED_ISA(ENC_AVX512_BF16);
+  check_close_to_reference(BERT_BF16, ENC_AMX, 0.9999);
+  check_close_to_reference(BERT_INT8, ENC_AMX, INT8_MIN_COS); /* bf16 attention */
+}
+
+/* --bf16 on a CPU without AVX-512 BF16 (simulated by capping the kernels):
+** a clear error, no silent fallback. */
+TEST(bf16_without_unit_fails_clearly) {
+  const char *dir = fixture("bert-tiny-random");
+  if (!dir) SKIP("../shared/fixtures not found");
+  bert_model *m = NULL;
+  blend_error err = {0};
+  CHECK_EQ_INT(bert_load_ex(dir, 1, BERT_BF16, ENC_AVX512_VNNI, &m, &err), BLEND_EUNSUPPORTED);
+  CHECK(m == NULL);
+  CHECKF(strstr(err.message, "AVX-512 BF16") != NULL, "message: %s", err.message);
 }
 
 /* Run a shell command; capture stdout (malloc'd) and the exit status. */

@@ -80,7 +80,7 @@ int cmd_doctor(int argc, char **argv) {
     printf("  bf16 linear   avx512-bf16 (vdpbf16ps); --bf16 available\n");
   else
     printf("  bf16 linear   unavailable: --bf16 fails on this CPU (needs AVX-512 BF16)\n");
-  printf("  attention     f32 %s; int8 and bf16 precisions %s\n", enc_isa_name(k.vec),
+  printf("  attention     %s (f32 and bf16 precisions); int8 precision %s\n", enc_isa_name(k.vec),
          k.att == ENC_AVX512_BF16 ? "avx512-bf16 (QK and PV in bf16)" : enc_isa_name(k.att));
   printf("  elementwise   %s (GELU, LayerNorm)\n", enc_isa_name(k.vec));
   printf("vector kernels: %s\n", vec_kernel_name());

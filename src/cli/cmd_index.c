@@ -41,6 +41,7 @@ static const char usage_text[] =
     "dense vectors (one vector field per index):\n"
     "      --model DIR        encode documents with this bi-encoder (HF directory)\n"
     "      --int8             encode with int8-quantised linear layers (faster)\n"
+    "      --bf16             encode in bf16 (needs AVX-512 BF16; see blend doctor)\n"
     "      --threads N        encoder and HNSW build threads (default: all cores)\n"
     "      --vector-fields A,B  text fields to encode, joined by a space (default: all)\n"
     "      --doc-prefix S     prepended to each document before encoding (e.g. \"passage: \")\n"
@@ -87,6 +88,7 @@ int cmd_index(int argc, char **argv) {
       {"metric", required_argument, 0, 19},   {"vector-dtype", required_argument, 0, 20},
       {"hnsw-m", required_argument, 0, 21},   {"hnsw-ef-construction", required_argument, 0, 22},
       {"hnsw-seed", required_argument, 0, 23}, {"no-hnsw", no_argument, 0, 24},
+      {"bf16", no_argument, 0, 60},
       {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
   const char *input = NULL, *dir = NULL, *id_field = NULL;
   char *fields_arg = NULL;
@@ -125,6 +127,7 @@ int cmd_index(int argc, char **argv) {
       case 10: meta_arg = optarg; break;
       case 11: model_dir = optarg; break;
       case 12: int8 = 1; break;
+      case 60: int8 = 2; break; /* --bf16 */
       case 13:
         threads = (int)strtol(optarg, &end, 10);
         if (*end || threads < 1 || threads > 1024) return cli_fail("--threads: not a count: %s", optarg) + 1;
@@ -228,7 +231,7 @@ int cmd_index(int argc, char **argv) {
     blend_model_options mo;
     blend_model_options_default(&mo);
     mo.threads = threads;
-    mo.precision = int8 ? BLEND_PRECISION_INT8 : BLEND_PRECISION_F32;
+    mo.precision = int8 == 2 ? BLEND_PRECISION_BF16 : int8 ? BLEND_PRECISION_INT8 : BLEND_PRECISION_F32;
     if (blend_model_open(model_dir, &mo, &model, &err)) {
       free(fcopy);
       free(mcopy);
@@ -262,7 +265,7 @@ int cmd_index(int argc, char **argv) {
     blend_model_options mo;
     blend_model_options_default(&mo);
     mo.threads = threads;
-    mo.precision = int8 ? BLEND_PRECISION_INT8 : BLEND_PRECISION_F32;
+    mo.precision = int8 == 2 ? BLEND_PRECISION_BF16 : int8 ? BLEND_PRECISION_INT8 : BLEND_PRECISION_F32;
     int r = blend_index_open_query_model(cur, NULL, &mo, &model, &err);
     blend_index_close(cur);
     cur = NULL;

@@ -31,6 +31,9 @@ static void rerank_usage(FILE *f) {
         "  --threads N        worker threads (default: all online cores)\n"
         "  --max-length N     tokens per pair (default: the model's, at most 512)\n"
         "  --int8             int8-quantised linear layers (faster, approximate)\n"
+        "  --bf16             bf16 weights and activations, float32 sums (needs a CPU\n"
+        "                     with AVX-512 BF16: fails with a message elsewhere;\n"
+        "                     `blend doctor` shows what this CPU has)\n"
         "  -h, --help         this help\n"
         "\n"
         "exit status: 0 ok, 1 runtime error (model, input), 2 usage error\n",
@@ -72,6 +75,8 @@ int cmd_rerank(int argc, char **argv) {
       return 0;
     } else if (!strcmp(a, "--int8")) {
       opts.precision = BLEND_PRECISION_INT8;
+    } else if (!strcmp(a, "--bf16")) {
+      opts.precision = BLEND_PRECISION_BF16;
     } else if (!strcmp(a, "--model") || !strcmp(a, "--query") || !strcmp(a, "--field") ||
                !strcmp(a, "-k") || !strcmp(a, "--batch") || !strcmp(a, "--threads") ||
                !strcmp(a, "--max-length")) {

@@ -3,7 +3,7 @@
 ** products in BF16 on AVX-512 BF16 (vdpbf16ps, float32 accumulation):
 ** S = scale·Q·Kᵀ with Q and K rounded to bf16, the online softmax of
 ** kernels_impl.h in float32, then out = P·V with P and V rounded to bf16.
-** Used by the int8 and bf16 precisions (no float32 GEMM left in a layer).
+** Used by the int8 precision (no float32 GEMM left in its layers).
 ** Keys go in blocks of up to 256 (running max / sum across blocks), as the
 ** f32 kernel. Head sizes that are not a multiple of 16 (or over 1024) use
 ** the f32 AVX-512 kernel instead. Compiled under a target pragma; called only when the CPU

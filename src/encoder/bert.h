@@ -76,10 +76,15 @@ typedef struct bert_model {
 ** dir/model.safetensors. threads <= 0: online cores. backend: enum
 ** bert_backend (the linear layers are packed / quantised once here).
 ** BERT_BF16 on a CPU without AVX-512 BF16 fails with BLEND_EUNSUPPORTED
-** (no silent fallback: the caller asked for a precision). In BERT_INT8 and
-** BERT_BF16 attention runs in BF16 when the CPU has it (kern.att), else in
-** float32. */
+** (no silent fallback: the caller asked for a precision). In BERT_INT8
+** attention runs in BF16 when the CPU has it (kern.att), else in float32;
+** BERT_BF16 keeps float32 attention (fidelity). */
 int bert_load(const char *dir, int threads, int backend, bert_model **out, blend_error *err);
+/* The same with no kernel above isa_cap (enum enc_isa; ENC_AMX = no cap), as
+** if the CPU stopped there: tests run every path, and a capped BERT_BF16
+** load shows the error a CPU without AVX-512 BF16 gets. */
+int bert_load_ex(const char *dir, int threads, int backend, int isa_cap, bert_model **out,
+                 blend_error *err);
 void bert_free(bert_model *m);
 
 /* Switch every kernel of a loaded model to k (each isa must be supported by

@@ -58,7 +58,7 @@ const char *enc_isa_name(int isa) {
 char *enc_kernels_describe(const enc_kernels *k, char *buf, unsigned long n) {
   snprintf(buf, n,
            "f32 linear %s, int8 linear %s, bf16 linear %s, elementwise %s, "
-           "attention f32 %s / int8+bf16 modes %s",
+           "attention %s (int8 precision %s)",
            enc_isa_name(k->f32), enc_isa_name(k->q8),
            k->bf16 == ENC_SCALAR ? "unavailable (no AVX-512 BF16)" : enc_isa_name(k->bf16),
            enc_isa_name(k->vec), enc_isa_name(k->vec), enc_isa_name(k->att));

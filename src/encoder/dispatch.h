@@ -6,7 +6,7 @@
 **   f32 linear    ENC_AVX512, ENC_AVX2 (+FMA), ENC_SCALAR     f32_linear_ref
 **   int8 linear   ENC_AVX512_VNNI, ENC_AVX2, ENC_SCALAR       q8_linear_ref (bit-exact)
 **   bf16 linear   ENC_AVX512_BF16 (vdpbf16ps), ENC_SCALAR*    bf16_linear_ref
-**   attention     ENC_AVX512_BF16 (int8 and bf16 modes), ENC_AVX512, ENC_AVX2, ENC_SCALAR
+**   attention     ENC_AVX512_BF16 (int8 precision), ENC_AVX512, ENC_AVX2, ENC_SCALAR
 **   elementwise   ENC_AVX512, ENC_AVX2, ENC_SCALAR (GELU, LayerNorm)
 **
 ** *the scalar bf16 path is the emulating twin, used by tests only: asking
@@ -35,7 +35,7 @@ typedef struct enc_kernels {
   int q8;    /* int8 linear layers */
   int bf16;  /* bf16 linear layers; ENC_SCALAR = this CPU has no BF16 unit */
   int vec;   /* elementwise + f32 attention */
-  int att;   /* attention in int8 / bf16 mode: ENC_AVX512_BF16 or = vec (f32) */
+  int att;   /* attention of the int8 precision: ENC_AVX512_BF16 or = vec (f32) */
 } enc_kernels;
 
 /* 1 when this CPU (and OS) can run kernels built for isa. */

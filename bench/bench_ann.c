@@ -312,8 +312,10 @@ int main(int argc, char **argv) {
     double mean = 0;
     for (size_t q = 0; q < nq; q++) mean += lat[q];
     mean /= (double)nq;
-    char extra[64] = "";
-    if (is_exact) snprintf(extra, sizeof extra, ",\"scan_gb_s\":%.2f", (double)n * dim * 4 / (mean * 1e3));
+    char extra[96] = "";
+    if (is_exact)
+      snprintf(extra, sizeof extra, ",\"scan_gb_s\":%.2f,\"scan_cpu_gb_s\":%.2f",
+               (double)n * dim * 4 / (mean * 1e3), (double)n * dim * 4 * cpurates[nr / 2] / 1e9);
     clen += (size_t)snprintf(curve + clen, sizeof curve - clen,
                              "%s{\"ef\":%zu,\"recall_at_%zu\":%.4f,\"qps\":%.1f,\"cpu_qps\":%.1f,"
                              "\"mean_us\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f%s}",

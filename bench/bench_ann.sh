@@ -20,6 +20,7 @@
 #   ANN_ROUNDS    rounds [2]
 #   ANN_M / ANN_EFC / ANN_EF / ANN_BUILD_THREADS / ANN_PASSES   [16 / 200 / 10,20,40,80,160,320 / 2 / 3]
 #   ANN_ENGINES   [blend-f32 blend-int8 hnswlib usearch-f16 usearch-f32 usearch-i8 faiss-hnsw faiss-hnsw-sq8]
+#   ANN_ONCE      engines run in the first round only (slow generic builds) [faiss-hnsw faiss-hnsw-sq8]
 #   ANN_PEERS_WORK  where ann_peers.sh builds its harness and usearch [$BENCH_OUT/ann_peers]
 #   BENCH_NO_RESULTS=1  print only, leave bench/RESULTS.md alone
 set -euo pipefail
@@ -34,6 +35,7 @@ EF=${ANN_EF:-10,20,40,80,160,320}
 BT=${ANN_BUILD_THREADS:-2}
 PASSES=${ANN_PASSES:-3}
 ENGINES=${ANN_ENGINES:-"blend-f32 blend-int8 hnswlib usearch-f16 usearch-f32 usearch-i8 faiss-hnsw faiss-hnsw-sq8"}
+ONCE=${ANN_ONCE-"faiss-hnsw faiss-hnsw-sq8"}
 PEERS=../shared/tools/peers
 WORK=$(mkdir -p "${ANN_PEERS_WORK:-$OUT/ann_peers}" && cd "${ANN_PEERS_WORK:-$OUT/ann_peers}" && pwd)
 PY=/usr/bin/python3
@@ -70,6 +72,7 @@ for r in $(seq 1 "$ROUNDS"); do
     run "$r" "$B/bench_ann" --lib blend-exact "${COMMON[@]}" --scan-threads $st --passes 1 --nq-max 200
   done
   for e in $ENGINES; do
+    if [ "$r" -gt 1 ] && [[ " $ONCE " == *" $e "* ]]; then continue; fi
     case $e in
       blend-*) run "$r" "$B/bench_ann" --lib "$e" "${COMMON[@]}" --M "$M" --efc "$EFC" --ef "$EF" \
                    --build-threads "$BT" --passes "$PASSES" ;;

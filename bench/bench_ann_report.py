@@ -160,13 +160,14 @@ L.append('### Exact scan vs memory bandwidth')
 L.append('')
 bw = by.get('bandwidth', [])
 b1, b2 = med([r.get('read_gb_s_1t') for r in bw]), med([r.get('read_gb_s_2t') for r in bw])
-L.append('| threads | streaming read GB/s (1 GiB buffer) | blend exact scan GB/s (f32 rows, top-10) | fraction |')
-L.append('|---|---|---|---|')
+L.append('| threads | streaming read GB/s (1 GiB buffer, wall) | blend exact scan GB/s (f32 rows, top-10, wall) | fraction | scan GB/s per CPU second |')
+L.append('|---|---|---|---|---|')
 for t, bwv in ((1, b1), (2, b2)):
     rs = by.get(f'blend-exact-{t}t', [])
     g = med([c.get('scan_gb_s') for r in rs for c in r.get('curve', [])])
+    gc = med([c.get('scan_cpu_gb_s') for r in rs for c in r.get('curve', [])])
     if g and bwv:
-        L.append(f'| {t} | {bwv:.1f} | {g:.1f} | {100 * g / bwv:.0f}% |')
+        L.append(f'| {t} | {bwv:.1f} | {g:.1f} | {100 * g / bwv:.0f}% | {gc:.1f} (all threads\' CPU) |' if gc else f'| {t} | {bwv:.1f} | {g:.1f} | {100 * g / bwv:.0f}% | |')
 L.append('')
 L.append('<!-- ann:end -->')
 text = '\n'.join(L) + '\n'

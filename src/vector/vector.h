@@ -129,8 +129,9 @@ typedef struct vec_search_params {
   const uint64_t *allow; /* optional bitmap over docs [0, n): bit set = allowed
                             (doc d is bit d%64 of word d/64); NULL = all */
   uint32_t allow_count;  /* number of set bits in allow (the caller knows it) */
-  uint32_t rescore;      /* int8: candidates rescored in float32;
-                            0: max(ef, 4*k) */
+  uint32_t rescore;      /* int8: the best candidates of the integer traversal
+                            rescored in float32 (the beam widens to it if
+                            larger than ef); 0: max(ef, 4*k) */
   int threads;           /* exact-scan threads for large fields (<= 1: caller's) */
 } vec_search_params;
 

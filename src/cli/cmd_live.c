@@ -29,6 +29,18 @@ static int need_index(const char *dir) {
   return cli_fail("%s: not a blend index (no MANIFEST; build one with 'blend index')", dir);
 }
 
+/* A writer on the existing index in dir (append mode); 0, or 1 after
+** printing why not. */
+static int open_writer(const char *dir, blend_writer **w) {
+  blend_error err = {0};
+  blend_index_config cfg;
+  blend_index_config_default(&cfg);
+  if (need_index(dir)) return 1;
+  if (blend_writer_open_mode(dir, &cfg, BLEND_WRITE_APPEND, w, &err)) return cli_fail_err(&err);
+  return 0;
+}
+
+
 static int delete_one(blend_writer *w, const char *id, size_t len, unsigned long long *deleted,
                       unsigned long long *unknown, const char **first_unknown, blend_error *err) {
   int found;
@@ -66,11 +78,8 @@ int cmd_delete(int argc, char **argv) {
     return 2;
   }
   blend_error err = {0};
-  blend_index_config cfg;
-  blend_index_config_default(&cfg);
   blend_writer *w;
-  if (need_index(dir)) return 1;
-  if (blend_writer_open_mode(dir, &cfg, BLEND_WRITE_APPEND, &w, &err)) return cli_fail_err(&err);
+  if (open_writer(dir, &w)) return 1;
   unsigned long long deleted = 0, unknown = 0;
   const char *first_unknown = NULL;
   int rc = 0;
@@ -283,11 +292,8 @@ int cmd_merge(int argc, char **argv) {
     return 2;
   }
   blend_error err = {0};
-  blend_index_config cfg;
-  blend_index_config_default(&cfg);
   blend_writer *w;
-  if (need_index(dir)) return 1;
-  if (blend_writer_open_mode(dir, &cfg, BLEND_WRITE_APPEND, &w, &err)) return cli_fail_err(&err);
+  if (open_writer(dir, &w)) return 1;
   double t0 = now_seconds();
   int rc = blend_writer_force_merge(w, (uint32_t)max, &err);
   blend_writer_close(w);

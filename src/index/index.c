@@ -189,6 +189,19 @@ void blend_index_close(blend_index *ix) {
   free(ix);
 }
 
+const segment *index_segment_of(const blend_index *ix, uint32_t doc, uint32_t *local, uint32_t *segno) {
+  uint32_t lo = 0, hi = ix->nsegs;
+  while (hi - lo > 1) {
+    uint32_t mid = (lo + hi) / 2;
+    if (ix->segs[mid].base <= doc) lo = mid;
+    else hi = mid;
+  }
+  if (ix->nsegs == 0 || doc - ix->segs[lo].base >= ix->segs[lo].ndocs) return NULL;
+  *local = doc - ix->segs[lo].base;
+  if (segno) *segno = lo;
+  return &ix->segs[lo];
+}
+
 int index_field(const blend_index *ix, const char *name) {
   for (uint32_t f = 0; f < ix->nfields; f++)
     if (!strcmp(ix->field_names[f], name)) return (int)f;

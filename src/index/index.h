@@ -113,6 +113,9 @@ void segment_close(segment *s);
 int segment_find_id(const segment *s, const char *id, size_t len, uint32_t *doc);
 /* Look up field+term; 1 found, 0 absent, -1 corrupt. */
 int segment_term(const segment *s, uint32_t field, const char *term, size_t len, term_entry *te);
+/* The segment holding global doc number doc (NULL past the end); *local
+** its number there, *segno (if non-NULL) the segment's index. */
+const segment *index_segment_of(const blend_index *ix, uint32_t doc, uint32_t *local, uint32_t *segno);
 /* Field index by name in the index (-1 if absent). */
 int index_field(const blend_index *ix, const char *name);
 

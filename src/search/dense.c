@@ -106,18 +106,6 @@ int blend_search_vector(blend_searcher *s, const float *vec, uint32_t dim, const
   return BLEND_OK;
 }
 
-static const segment *segment_of(const blend_index *ix, uint32_t doc, uint32_t *local) {
-  uint32_t lo = 0, hi = ix->nsegs;
-  while (hi - lo > 1) {
-    uint32_t mid = (lo + hi) / 2;
-    if (ix->segs[mid].base <= doc) lo = mid;
-    else hi = mid;
-  }
-  if (ix->nsegs == 0 || doc - ix->segs[lo].base >= ix->segs[lo].ndocs) return NULL;
-  *local = doc - ix->segs[lo].base;
-  return &ix->segs[lo];
-}
-
 int blend_searcher_vector_scores(blend_searcher *s, const float *vec, uint32_t dim, const uint32_t *docs,
                                  size_t n, float *scores, blend_error *err) {
   blend_index *ix = searcher_index(s);
@@ -126,7 +114,7 @@ int blend_searcher_vector_scores(blend_searcher *s, const float *vec, uint32_t d
                         ix->vector.dim);
   for (size_t i = 0; i < n; i++) {
     uint32_t local;
-    const segment *seg = segment_of(ix, docs[i], &local);
+    const segment *seg = index_segment_of(ix, docs[i], &local, NULL);
     if (!seg) return blend_seterr(err, BLEND_ENOTFOUND, "no document %u", docs[i]);
     scores[i] = vec_score(seg->vec, vec, local);
   }

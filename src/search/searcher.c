@@ -419,16 +419,7 @@ int blend_search(blend_searcher *s, const char *qtext, const blend_search_option
 }
 
 static const segment *seg_of(const blend_index *ix, uint32_t doc, uint32_t *local, uint32_t *segno) {
-  uint32_t lo = 0, hi = ix->nsegs;
-  while (hi - lo > 1) {
-    uint32_t mid = (lo + hi) / 2;
-    if (ix->segs[mid].base <= doc) lo = mid;
-    else hi = mid;
-  }
-  if (ix->nsegs == 0 || doc - ix->segs[lo].base >= ix->segs[lo].ndocs) return NULL;
-  *local = doc - ix->segs[lo].base;
-  if (segno) *segno = lo;
-  return &ix->segs[lo];
+  return index_segment_of(ix, doc, local, segno);
 }
 
 /* Recompute each hit's per-clause contributions with fresh cursors. */

@@ -190,6 +190,13 @@ TEST(dense_search_equals_brute_force_over_blend_embed) {
   snprintf(other, sizeof other, "%s/fixtures/bert-tiny-random-f16", test_shared_dir());
   CHECK_EQ_INT(sh("%s search --index %s --mode dense --model %s 'x'", bin, ix, other), 1);
   CHECK(strstr(out, "differ") != NULL || strstr(out, "not the model") != NULL);
+  /* the metric and dtype asked for are the ones stored, with a model too */
+  const char *ix8 = T("ix-int8");
+  REQUIRE(sh("%s index -q --input %s --index %s --model %s --metric dot --vector-dtype int8", bin, corpus, ix8,
+             model) == 0);
+  REQUIRE(sh("%s stats --index %s --json", bin, ix8) == 0);
+  CHECK(strstr(out, "\"metric\":\"dot\"") != NULL);
+  CHECK(strstr(out, "\"dtype\":\"int8\"") != NULL);
   /* a lexical-only index asked for the dense leg */
   const char *lex = T("ix-lex");
   REQUIRE(sh("%s index -q --input %s --index %s", bin, corpus, lex) == 0);

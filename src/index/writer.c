@@ -220,7 +220,8 @@ int blend_writer_set_model(blend_writer *w, blend_model *m, const char *model_di
   } else {
     blend_vector_config keep = *vc;
     blend_vector_config_default(vc, dim);
-    if (keep.dim == dim || keep.dim == 0) { /* keep the caller's HNSW / dtype choices */
+    if (keep.dim == dim || keep.dim == 0) { /* keep the caller's metric, HNSW and dtype choices */
+      vc->metric = keep.metric;
       vc->dtype = keep.dtype;
       vc->hnsw = keep.hnsw;
       vc->hnsw_m = keep.hnsw_m ? keep.hnsw_m : vc->hnsw_m;

@@ -148,6 +148,16 @@ TEST(handler_endpoints_good_input) {
   HAS(&f, "\"_id\":\"b/c\",\"found\":true");
   CHECK_EQ_INT(call(&f, "GET", "/docs/d%20e", NULL, NULL), 200);
   HAS(&f, "Cherries");
+  /* hybrid: BM25 flat + multifield (the index has no vectors), per-leg explain */
+  CHECK_EQ_INT(call(&f, "GET", "/search?q=white+matter&mode=hybrid&alpha=0.3&explain=true&k=2", NULL, NULL), 200);
+  HAS(&f, "\"mode\":\"hybrid\",\"legs\":[\"bm25\",\"bm25-multi\"]");
+  HAS(&f, "\"leg\":\"bm25-multi\"");
+  HAS(&f, "\"weight\":0.3,");
+  HAS(&f, "\"weight\":0.7,");
+  CHECK_EQ_INT(call(&f, "POST", "/search", "{\"q\":\"red fruit\",\"mode\":\"hybrid\",\"fusion\":\"rrf\",\"rrf_k\":10,"
+                                           "\"depth\":50,\"offset\":1,\"k\":1}", NULL),
+               200);
+  HAS(&f, "\"hits\":[{\"_id\":");
   /* no hits is not an error */
   CHECK_EQ_INT(call(&f, "GET", "/search?q=zzzz", NULL, NULL), 200);
   HAS(&f, "\"hits\":[]");
@@ -183,7 +193,9 @@ TEST(handler_bad_input_is_a_clear_4xx) {
       {"GET", "/search?q=a&norm=bogus", NULL, 400, "\\\"norm\\\""},
       {"GET", "/search?q=a&filter=year%3E%3D2000", NULL, 400, "year"},
       {"GET", "/search?q=a&mode=dense", NULL, 400, "no vector field"},
-      {"GET", "/search?q=a&mode=hybrid", NULL, 501, "hybrid"},
+      {"GET", "/search?q=a&mode=hybrid&alpha=2", NULL, 400, "outside [0, 1]"},
+      {"GET", "/search?q=a&mode=hybrid&fusion=sum", NULL, 400, "\\\"fusion\\\""},
+      {"GET", "/search?q=a&mode=hybrid&depth=0", NULL, 400, "at least 1"},
       {"POST", "/search", "{\"q\":", 400, "malformed JSON"},
       {"POST", "/search", "[1,2]", 400, "not a JSON object"},
       {"POST", "/search", "{\"q\":\"a\"} x", 400, "text after the JSON object"},

@@ -34,6 +34,7 @@ struct api_worker {
   size_t idcap;
   api_response resp;  /* reused: its body keeps its capacity */
   bbuf hits;          /* the hits array, built before the header (took) */
+  blend_hybrid *h;    /* hybrid state (its own searcher), made on first use */
 };
 
 api_response *api_worker_response(api_worker *w) { return &w->resp; }
@@ -92,6 +93,7 @@ int api_server_init(api_server *s, const server_config *cfg, blend_error *err) {
 static void worker_free(api_worker *w) {
   if (!w) return;
   blend_searcher_free(w->s);
+  blend_hybrid_free(w->h);
   req_scratch_free(&w->sc);
   free(w->idbuf);
   bbuf_free(&w->resp.body);
@@ -354,6 +356,125 @@ static void put_hit(api_server *s, api_worker *w, const search_req *q, const ble
   jw_raw(b, "}");
 }
 
+/* _source and highlight of a hit, from searcher sr */
+static void put_doc_parts(api_server *s, api_worker *w, blend_searcher *sr, const search_req *q, uint32_t doc,
+                          bbuf *b) {
+  blend_error e;
+  if (q->source) {
+    jw_raw(b, ",\"_source\":");
+    blend_searcher *keep = w->s;
+    w->s = sr;
+    put_source(s, w, doc, b);
+    w->s = keep;
+  }
+  const char *snip;
+  if (q->highlight && q->q &&
+      blend_searcher_snippet(sr, doc, q->hl_field, q->q, q->hl_size, "<em>", "</em>", &snip, &e) == 0) {
+    jw_raw(b, ",\"highlight\":{");
+    jw_cstr(b, q->hl_field);
+    jw_raw(b, ":[");
+    jw_cstr(b, snip);
+    jw_raw(b, "]}");
+  }
+}
+
+/* mode hybrid: the library's hybrid query (legs from the index's stored
+** setting, else BM25 + dense, or BM25 flat + multifield without vectors),
+** with the request's fusion knobs on top. */
+static void hybrid(api_server *s, api_worker *w, const api_request *rq, const search_req *q,
+                   const blend_filter *filter, api_response *r) {
+  blend_error e = {0};
+  if (!w->h && blend_hybrid_new(s->ix, &w->h, &e)) return fail_err(r, &e);
+  blend_hybrid_query hq;
+  blend_hybrid_query_default(&hq);
+  hq.text = q->q;
+  if (blend_hybrid_query_defaults(s->ix, &hq, NULL, &e)) return fail_err(r, &e);
+  hq.k = q->k;
+  hq.offset = q->offset;
+  hq.filter = filter;
+  if (q->has_norm) hq.fusion.norm = q->norm;
+  if (q->has_fusion) hq.fusion.fusion = q->fusion;
+  if (q->alpha >= 0) hq.fusion.alpha = q->alpha;
+  if (q->rrf_k > 0) hq.fusion.rrf_k = q->rrf_k;
+  for (uint32_t i = 0; i < hq.nlegs; i++) {
+    blend_leg *l = &hq.legs[i];
+    if (q->depth) l->depth = q->depth;
+    if (l->kind == BLEND_LEG_BM25 || l->kind == BLEND_LEG_BM25_MULTI) {
+      l->bm25.k1 = q->opts.k1;
+      l->bm25.b = q->opts.b;
+      if (q->opts.nfield_weights) {
+        memcpy(l->bm25.field_weights, q->opts.field_weights, sizeof l->bm25.field_weights);
+        l->bm25.nfield_weights = q->opts.nfield_weights;
+      }
+    }
+    if (l->kind == BLEND_LEG_DENSE) {
+      l->ef = q->ef;
+      l->exact = q->exact;
+      if (q->vector) {
+        l->vector = q->vector;
+        l->dim = q->dim;
+      } else if (!hq.query_model && query_model(s, &hq.query_model, &e)) return fail_err(r, &e);
+    }
+  }
+  if (blend_fusion_options_check(&hq.fusion, hq.nlegs, &e)) return fail(r, 400, e.message);
+  blend_hybrid_results res;
+  if (blend_hybrid_search(w->h, &hq, &res, &e)) return fail_err(r, &e);
+  if (over_budget(s, rq)) return fail(r, 503, "time budget exceeded (search)");
+  blend_searcher *sr = blend_hybrid_searcher(w->h);
+  bbuf *hb = &w->hits;
+  hb->len = 0;
+  for (uint32_t i = 0; i < res.count; i++) {
+    const blend_hybrid_hit *h = &res.hits[i];
+    if (i) bbuf_putc(hb, ',');
+    jw_raw(hb, "{\"_id\":");
+    jw_cstr(hb, h->id ? h->id : "");
+    jw_raw(hb, ",\"_score\":");
+    jw_num(hb, h->score);
+    if (h->doc != UINT32_MAX) put_doc_parts(s, w, sr, q, h->doc, hb);
+    if (q->explain) {
+      jw_raw(hb, ",\"_explanation\":{\"value\":");
+      jw_num(hb, h->score);
+      bbuf_printf(hb, ",\"description\":\"%s + %s\",\"fused\":", blend_norm_name(hq.fusion.norm),
+                  blend_fusion_name(hq.fusion.fusion));
+      jw_num(hb, h->fused);
+      bbuf_printf(hb, ",\"fused_rank\":%u,\"legs\":[", h->fused_rank);
+      for (uint32_t l = 0; l < res.nlegs; l++) {
+        const blend_leg_score *ls = &h->legs[l];
+        if (l) bbuf_putc(hb, ',');
+        jw_raw(hb, "{\"leg\":");
+        jw_cstr(hb, blend_leg_name(hq.legs[l].kind));
+        bbuf_printf(hb, ",\"rank\":%u,\"retrieved\":%s,\"raw\":", ls->rank, ls->retrieved ? "true" : "false");
+        jw_num(hb, ls->raw);
+        jw_raw(hb, ",\"norm\":");
+        jw_num(hb, ls->norm);
+        jw_raw(hb, ",\"weight\":");
+        jw_num(hb, ls->weight);
+        jw_raw(hb, ",\"contribution\":");
+        jw_num(hb, ls->contribution);
+        jw_raw(hb, "}");
+      }
+      jw_raw(hb, "],\"details\":[]}");
+    }
+    jw_raw(hb, "}");
+    if ((i & 7) == 7 && over_budget(s, rq)) return fail(r, 503, "time budget exceeded (building hits)");
+  }
+  bbuf *b = &r->body;
+  r->status = 200;
+  r->content_type = JSON;
+  bbuf_printf(b, "{\"took\":%llu,\"timed_out\":false,\"mode\":\"hybrid\",\"legs\":[",
+              (unsigned long long)((api_now_ns() - rq->start_ns) / 1000000));
+  for (uint32_t l = 0; l < res.nlegs; l++) {
+    if (l) bbuf_putc(b, ',');
+    jw_cstr(b, blend_leg_name(hq.legs[l].kind));
+  }
+  bbuf_printf(b, "],\"hits\":{\"total\":{\"value\":%u,\"relation\":\"eq\"},\"max_score\":", res.total);
+  if (res.count) jw_num(b, res.hits[0].score);
+  else jw_raw(b, "null");
+  jw_raw(b, ",\"hits\":[");
+  bbuf_append(b, hb->data ? (const char *)hb->data : "", hb->len);
+  jw_raw(b, "]}}");
+}
+
 static void search(api_server *s, api_worker *w, const api_request *rq, const search_req *q, api_response *r) {
   blend_error e = {0};
   blend_filter *filter = NULL;
@@ -370,9 +491,9 @@ static void search(api_server *s, api_worker *w, const api_request *rq, const se
   int rc;
   const char *leg;
   if (q->mode == MODE_HYBRID) {
+    hybrid(s, w, rq, q, filter, r);
     blend_filter_free(filter);
-    return fail(r, 501, "mode hybrid: not wired into the server yet (the hybrid query API is still landing); "
-                        "use mode lexical or dense");
+    return;
   } else if (q->mode == MODE_DENSE) {
     leg = "dense";
     blend_dense_options o;

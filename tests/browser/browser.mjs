@@ -58,7 +58,17 @@ try {
                                            document.getElementById("fusion").value, document.getElementById("q").value]);
   if (knobs[0] !== "hybrid" || knobs[1] !== "0.3" || knobs[2] !== "rrf" || knobs[3] !== query) fail("knobs from URL: " + knobs);
   const status = await page.$eval("#status", (s) => s.textContent);
-  if (!/^Error \d{3}: |hits/.test(status)) fail("hybrid status: " + status);
+  if (!/hits .* hybrid$/.test(status)) fail("hybrid status: " + status);
+  // hybrid explain: one row per leg, contributions adding up to the score
+  await page.click(".hit details summary");
+  const legs = await page.$$eval(".hit:first-child tr.leg", (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
+  if (legs.length !== 2) fail("hybrid explain rows: " + legs.length);
+  const weights = legs.map((l) => Number(l[4]));
+  if (Math.abs(weights[0] - 0.3) > 1e-9 || Math.abs(weights[1] - 0.7) > 1e-9) fail("leg weights " + weights);
+  const sum = legs.reduce((a, l) => a + Number(l[5]), 0);
+  const top = await page.$eval(".hit:first-child .meta", (m) => Number(m.textContent.split("score ")[1]));
+  if (Math.abs(sum - top) > 2e-4) fail(`contributions ${sum} != score ${top}`);
+  await page.screenshot({ path: shot.replace(/\.png$/, "-hybrid.png"), fullPage: false });
   if (errors.length) fail("page errors: " + errors.join("; "));
   console.log(`browser: ${hits} hits, ${marks.length} highlights, explain ok, url ok, hybrid: ${status.slice(0, 60)}`);
 } catch (e) {

@@ -59,14 +59,27 @@ static int lock_index(blend_writer *w, blend_error *err) {
 /* Load the committed generation this writer builds on (APPEND), with a
 ** private copy of every segment's live-docs bitmap for deletions. */
 static int load_base(blend_writer *w, blend_error *err) {
-  blend_index_close(w->ix);
+  blend_index *old = w->ix;
   w->ix = NULL;
   free(w->live);
   free(w->dirty);
   w->live = NULL;
   w->dirty = NULL;
-  if (w->base.nsegs == 0) return BLEND_OK;
-  int rc = blend_index_open(w->dir, &w->ix, err);
+  if (w->base.nsegs == 0) {
+    blend_index_close(old);
+    return BLEND_OK;
+  }
+  /* after a commit, refresh: the segments the new generation keeps are
+     shared as they are, not mapped and checksummed again (a full reopen
+     made every commit cost a pass over the whole index) */
+  int rc, changed;
+  if (old) {
+    rc = blend_index_refresh(&old, &changed, err);
+    if (rc) blend_index_close(old);
+    else w->ix = old;
+  } else {
+    rc = blend_index_open(w->dir, &w->ix, err);
+  }
   if (rc) return rc;
   if (w->ix->generation != w->base.generation)
     return blend_seterr(err, BLEND_EIO, "%s: the index changed under the writer", w->dir);

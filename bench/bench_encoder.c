@@ -40,8 +40,104 @@ static void usage(void) {
   fputs("usage: bench_encoder [--model DIR] [--data BEIR_DIR] [--threads N] [--batch N]\n"
         "                     [--batches N] [--max-length N] [--warmup N] [--repeat N] [--int8 | --bf16]\n"
         "                     [--att-f32] [--cap scalar|avx2|avx512|avx512-vnni|avx512-bf16]\n"
+        "                     [--rerank N [--dump-tokens FILE]]   (cross-encoder latency)\n"
         "                     [--cblas]\n",
         stderr);
+}
+
+/* --rerank N: latency of scoring N (query, document) pairs with a
+** cross-encoder — the first SciFact query against the first N documents,
+** truncated longest-first to max_length — through blend_rerank (tokenization
+** included) and blend_rerank_ids (forward only), median of 21 calls after 3
+** warm-ups. --dump-tokens writes the pair ids, padded to the longest, in
+** ort_bench.js's tokens.json layout (token type ids are fed as zeros there:
+** the same cost). */
+static int bench_rerank(blend_model *m, wp_tokenizer *tok, char **texts, size_t *tlens, size_t np,
+                        const char *data, uint32_t max_length, int threads, const char *dump,
+                        double load_s, const char *precision) {
+  blend_error err = {0};
+  if (!blend_model_is_cross_encoder(m)) {
+    fprintf(stderr, "bench_encoder: --rerank needs a cross-encoder model\n");
+    return 1;
+  }
+  char path[2048], *q = NULL;
+  snprintf(path, sizeof path, "%s/queries.jsonl", data);
+  FILE *f = fopen(path, "r");
+  char *line = NULL;
+  size_t cap = 0;
+  if (f && getline(&line, &cap, f) > 0) {
+    cJSON *j = cJSON_Parse(line);
+    const cJSON *tx = cJSON_GetObjectItem(j, "text");
+    if (cJSON_IsString(tx)) q = strdup(tx->valuestring);
+    cJSON_Delete(j);
+  }
+  free(line);
+  if (f) fclose(f);
+  if (!q) {
+    fprintf(stderr, "bench_encoder: no query in %s\n", path);
+    return 1;
+  }
+  wp_encoding *enc = calloc(np, sizeof *enc);
+  const int32_t **ids = calloc(np, sizeof *ids), **types = calloc(np, sizeof *types);
+  uint32_t *lens = calloc(np, sizeof *lens), T = 0;
+  float *scores = calloc(np, sizeof *scores);
+  double toks = 0;
+  for (size_t i = 0; i < np; i++) {
+    if (wp_encode_pair(tok, q, strlen(q), texts[i], tlens[i], max_length, &enc[i], &err)) {
+      fprintf(stderr, "bench_encoder: %s\n", err.message);
+      return 1;
+    }
+    ids[i] = enc[i].ids, types[i] = enc[i].type_ids, lens[i] = enc[i].len;
+    T = lens[i] > T ? lens[i] : T;
+    toks += lens[i];
+  }
+  double lat[21], fwd[21];
+  for (int r = 0; r < 24; r++) {
+    double s = now_seconds();
+    if (blend_rerank(m, q, strlen(q), (const char *const *)texts, tlens, np, scores, &err)) {
+      fprintf(stderr, "bench_encoder: %s\n", err.message);
+      return 1;
+    }
+    double e = now_seconds();
+    blend_rerank_ids(m, ids, types, lens, np, scores, &err);
+    if (r >= 3) lat[r - 3] = e - s, fwd[r - 3] = now_seconds() - e;
+  }
+  qsort(lat, 21, sizeof *lat, cmp_d);
+  qsort(fwd, 21, sizeof *fwd, cmp_d);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  printf("{\"engine\":\"blend\",\"mode\":\"rerank\",\"precision\":\"%s\",\"threads\":%d,"
+         "\"pairs\":%zu,\"max_length\":%u,\"mean_tokens\":%.1f,\"rerank_ms_median\":%.3f,"
+         "\"rerank_ms_min\":%.3f,\"forward_ms_median\":%.3f,\"load_s\":%.4f,\"peak_rss_mb\":%.1f}\n",
+         precision, threads, np, max_length, toks / (double)np, lat[10] * 1e3, lat[0] * 1e3,
+         fwd[10] * 1e3, load_s, (double)ru.ru_maxrss / 1024.0);
+  if (dump) {
+    FILE *o = fopen(dump, "w");
+    if (!o) {
+      fprintf(stderr, "bench_encoder: cannot write %s\n", dump);
+      return 1;
+    }
+    fprintf(o, "{\"source\":\"bench_encoder --rerank (blend tokenizer, pairs)\",\"batch\":%zu,"
+               "\"batches\":1,\"warmup\":1,\"max_length\":%u,\"hidden\":%u,"
+               "\"layouts\":{\"torch\":{\"warmup\":[0],\"timed\":[0]}},\"batch_data\":[{\"T\":%u,"
+               "\"input_ids\":[", np, max_length, blend_model_dim(m), T);
+    for (size_t i = 0; i < np; i++) {
+      fputs(i ? ",[" : "[", o);
+      for (uint32_t k = 0; k < T; k++) fprintf(o, "%s%d", k ? "," : "", k < lens[i] ? ids[i][k] : 0);
+      fputc(']', o);
+    }
+    fputs("],\"attention_mask\":[", o);
+    for (size_t i = 0; i < np; i++) {
+      fputs(i ? ",[" : "[", o);
+      for (uint32_t k = 0; k < T; k++) fprintf(o, "%s%d", k ? "," : "", k < lens[i]);
+      fputc(']', o);
+    }
+    fputs("]}]}\n", o);
+    fclose(o);
+  }
+  for (size_t i = 0; i < np; i++) wp_encoding_free(&enc[i]);
+  free(enc), free(ids), free(types), free(lens), free(scores), free(q);
+  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -49,6 +145,8 @@ int main(int argc, char **argv) {
   int threads = 1, batch = 32, batches = 8, max_length = 128, warmup = 3, repeat = 5, int8 = 0;
   int cblas = 0; /* --cblas: time the forward with cblas_sgemm linear layers (one
                     BLAS call at a time) instead of blend's packed kernel */
+  int rerank_pairs = 0; /* --rerank N: cross-encoder latency of N (query, doc) pairs */
+  const char *dump_tokens = NULL; /* --dump-tokens FILE: those pairs' ids for ort_bench.js */
   int bf16 = 0, att_f32 = 0, isa_cap = ENC_AMX; /* --bf16; --att-f32: int8/bf16 with float32
                     attention; --cap ISA: no kernel above ISA (scalar, avx2, avx512, ...) */
   for (int i = 1; i < argc; i++) {
@@ -82,6 +180,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--max-length")) max_length = atoi(v);
     else if (!strcmp(a, "--warmup")) warmup = atoi(v);
     else if (!strcmp(a, "--repeat")) repeat = atoi(v);
+    else if (!strcmp(a, "--rerank")) rerank_pairs = atoi(v);
+    else if (!strcmp(a, "--dump-tokens")) dump_tokens = v;
     else if (!strcmp(a, "--cap")) {
       for (isa_cap = ENC_SCALAR; isa_cap < ENC_AMX && strcmp(enc_isa_name(isa_cap), v); isa_cap++) {}
       if (strcmp(enc_isa_name(isa_cap), v)) {
@@ -150,6 +250,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_encoder: only %zu texts in %s\n", n, path);
     return 1;
   }
+  if (rerank_pairs) return bench_rerank(m, tok, texts, tlens, (size_t)rerank_pairs, data,
+                                        (uint32_t)max_length, threads, dump_tokens, load_s,
+                                        int8 ? "int8" : bf16 ? "bf16" : "f32");
   wp_encoding *enc = calloc(n, sizeof *enc);
   const int32_t **ids = calloc(n, sizeof *ids);
   uint32_t *lens = calloc(n, sizeof *lens);

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # bench/encoder.sh — the encoder half of `make bench`: blend's native BERT
-# encoder (f32 and int8) side by side with PyTorch f32 on a MiniLM-L6-shaped
-# random-weight model, SciFact title+text, batch 32, max_length 128, at 1 and
-# 2 threads. Runs the engines alternately (round-robin, one timed pass each
+# encoder (f32, int8, bf16) side by side with PyTorch f32 and dynamic int8 and
+# ONNX Runtime f32 and int8 (npm onnxruntime-node, via ../shared/tools/ort_peer)
+# on a MiniLM-L6-shaped random-weight model, SciFact title+text, batch 32,
+# max_length 128, at 1 and 2 threads; plus cross-encoder rerank latency of 20
+# (query, document) pairs at 256 tokens (blend f32/int8/bf16 vs ONNX Runtime). Runs the engines alternately (round-robin, one timed pass each
 # per round, so they share the machine's noise), measures int8-vs-f32 cosine
 # on real texts, single-text latency, load time, peak RSS and the fraction of
 # the machine's measured peak FLOP/s, then rewrites the encoder section of
@@ -18,7 +20,11 @@
 #   ENC_BATCHES      batches of 32 texts per timed pass [8]
 #   ENC_WARMUP       untimed warm-up batches per run [2]
 #   ENC_FID_DOCS / ENC_FID_QUERIES  texts for the int8 fidelity check [1000 / 200]
-#   ENC_NO_TORCH=1   skip the PyTorch peer
+#   ENC_NO_TORCH=1   skip the PyTorch peers
+#   ENC_NO_ORT=1     skip the ONNX Runtime peers
+#   ENC_ORT_WORK     node_modules, ONNX models and token dumps [$BENCH_OUT/ortpeer]
+#   ENC_ENGINES      engines to time [all available: blend-f32 blend-int8 blend-bf16
+#                    torch torch-int8 ort-f32 ort-int8]
 #   ENC_TORCH_BLAS_DIR  OpenBLAS build PyTorch loads via LD_LIBRARY_PATH
 #                    [/usr/lib/x86_64-linux-gnu/openblas-openmp, if present]
 #   BENCH_NO_RESULTS=1  print only, leave bench/RESULTS.md alone
@@ -28,7 +34,7 @@ T_START=$(date +%s)
 
 KNOBS=""  # the knobs the caller set, quoted in RESULTS.md
 for v in BLEND_BUILD BENCH_OUT ENC_MODEL ENC_DATA ENC_THREADS ENC_ROUNDS ENC_BATCHES ENC_WARMUP \
-         ENC_FID_DOCS ENC_FID_QUERIES ENC_NO_TORCH ENC_TORCH_BLAS_DIR; do
+         ENC_FID_DOCS ENC_FID_QUERIES ENC_NO_TORCH ENC_TORCH_BLAS_DIR ENC_NO_ORT ENC_ORT_WORK ENC_ENGINES; do
   if [ -n "${!v:-}" ]; then KNOBS+="$v=\"${!v}\" "; fi
 done
 B=${BLEND_BUILD:-build/release}
@@ -46,10 +52,10 @@ TOOLS=../shared/tools
 mkdir -p "$OUT"
 
 echo "encoder: building drivers in $B" >&2
-make --no-print-directory BUILD="$B" MODE=release "$B/libblend.a" "$B/bench_encoder" "$B/bench_gemm" >&2
+make --no-print-directory BUILD="$B" MODE=release "$B/libblend.a" "$B/bench_encoder" "$B/bench_gemm" "$B/blend" >&2
 BLEND_LIBS=$( (make -pq -f Makefile 2>/dev/null || true) | sed -n 's/^LIBS := //p' | head -1)
 [ -n "$BLEND_LIBS" ] || BLEND_LIBS="-lutf8proc -lstemmer -lzstd -lcjson -lstreamvbyte -lopenblas -lcurl -lm -lpthread"
-cc -std=c11 -O2 -g -march=native -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+cc -std=c11 -O2 -g -march=x86-64-v2 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
    -Wmissing-prototypes -Wvla -D_GNU_SOURCE -Iinclude -Isrc -o "$OUT/encoder_fidelity" \
    bench/encoder_fidelity.c "$B/libblend.a" $BLEND_LIBS
 
@@ -57,6 +63,37 @@ MAKE_MODEL="$PY $TOOLS/make_random_bert.py --kind bi --hidden 384 --layers 6 --h
 if [ ! -f "$MODEL/model.safetensors" ] || [ ! -f "$MODEL/config.json" ]; then
   echo "encoder: generating $MODEL" >&2
   $MAKE_MODEL >&2
+fi
+CROSS=${ENC_CROSS_MODEL:-$OUT/cross-random}
+MAKE_CROSS="$PY $TOOLS/make_random_bert.py --kind cross --hidden 384 --layers 6 --heads 12 --intermediate 1536 --dtype f32 --seed 5 --vocab ../shared/models/all-MiniLM-L6-v2/vocab.txt --out $CROSS"
+[ -f "$CROSS/model.safetensors" ] || { echo "encoder: generating $CROSS" >&2; $MAKE_CROSS >&2; }
+
+# ONNX Runtime (../shared/tools/ort_peer/README.md): onnxruntime-node from npm,
+# the model exported with PyTorch and quantised (quantize_dynamic's defaults),
+# the very token ids reference_bert.py bench times.
+ORTW=${ENC_ORT_WORK:-$OUT/ortpeer}
+ORTH=$TOOLS/ort_peer
+ORT=1
+if [ "${ENC_NO_ORT:-0}" = 1 ] || ! command -v node >/dev/null; then
+  echo "encoder: ONNX Runtime peer skipped (ENC_NO_ORT=1 or node missing)" >&2; ORT=0
+else
+  mkdir -p "$ORTW"
+  export ORT_NODE_MODULE=$ORTW/node_modules/onnxruntime-node REF_TOOLS=$TOOLS
+  $PY -c 'import onnx' 2>/dev/null || apt-get install -y -qq python3-onnx >&2 || true
+  if [ ! -f "$ORT_NODE_MODULE/package.json" ]; then
+    (cd "$ORTW" && { [ -f package.json ] || npm init -y >/dev/null; } &&
+       ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund onnxruntime-node@1.30.0 >&2) || ORT=0
+  fi
+  if [ $ORT = 1 ] && [ ! -f "$ORTW/model.onnx" ]; then
+    $PY "$ORTH/ort_export.py" export --model "$MODEL" --data "$DATA" --out "$ORTW/model.onnx" >"$ORTW/export.json" 2>"$ORTW/export.err" || ORT=0
+  fi
+  if [ $ORT = 1 ] && [ ! -f "$ORTW/model.int8.onnx" ]; then
+    $PY "$ORTH/ort_export.py" quantize --in "$ORTW/model.onnx" --out "$ORTW/model.int8.onnx" >/dev/null || ORT=0
+  fi
+  if [ $ORT = 1 ] && [ ! -f "$ORTW/tokens.json" ]; then
+    $PY "$ORTH/ort_export.py" dump --model "$MODEL" --data "$DATA" --out "$ORTW/tokens.json" >/dev/null 2>"$ORTW/dump.err" || ORT=0
+  fi
+  [ $ORT = 1 ] || echo "encoder: ONNX Runtime setup failed — peer skipped (see $ORTW)" >&2
 fi
 
 # PyTorch's BLAS: Debian's python3-torch calls the generic libblas.so.3, which
@@ -82,22 +119,29 @@ git diff --quiet HEAD -- src include 2>/dev/null || rev="$rev+dirty"
 json_str() { $PY -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
 loadavg() { json_str "$(cut -d' ' -f1-3 /proc/loadavg)"; }
 COMMON="--batch 32 --batches $BATCHES --max-length 128 --warmup $WARMUP --repeat 1"
-BLEND_CMD="$B/bench_encoder --model $MODEL --data $DATA $COMMON --threads N [--int8]"
+BLEND_CMD="$B/bench_encoder --model $MODEL --data $DATA $COMMON --threads N [--int8|--bf16]"
+ORT_CMD="node $ORTH/ort_bench.js --model $ORTW/model[.int8].onnx --tokens $ORTW/tokens.json --threads N --rounds 1"
+TORCH8_CMD="$TORCH_ENV $PY bench/encoder_torch_int8.py --tools $TOOLS --model $MODEL --data $DATA $COMMON --threads N"
+RERANK_CMD="$B/bench_encoder --model $CROSS --data $DATA --max-length 256 --threads N --rerank 20 --dump-tokens $OUT/rerank_tokens.json [--int8|--bf16]; node $ORTH/ort_bench.js --model $ORTW/model[.int8].onnx --tokens $OUT/rerank_tokens.json --threads N --rounds 21"
 TORCH_CMD="$TORCH_ENV $PY $TOOLS/reference_bert.py bench --model $MODEL --data $DATA $COMMON --threads N"
 {
-  printf '{"phase":"meta","load":%s,"date":%s,"cpu":%s,"cores":%s,"kernel":%s,"cc":%s,"blend_rev":%s,"rounds":%s,"batches":%s,"warmup":%s,"threads":%s,"model_cmd":%s,"blend_cmd":%s,"torch_cmd":%s,"fid_cmd":%s}\n' \
+  printf '{"phase":"meta","load":%s,"date":%s,"cpu":%s,"cores":%s,"kernel":%s,"cc":%s,"blend_rev":%s,"rounds":%s,"batches":%s,"warmup":%s,"threads":%s,"model_cmd":%s,"blend_cmd":%s,"torch_cmd":%s,"fid_cmd":%s,"ort_cmd":%s,"torch8_cmd":%s,"rerank_cmd":%s,"cross_cmd":%s}\n' \
     "$(loadavg)" "$(json_str "$(date -u '+%Y-%m-%d %H:%M UTC')")" \
     "$(json_str "$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)")" "$(nproc)" \
     "$(json_str "$(uname -sr)")" "$(json_str "$(cc --version | head -1)")" "$(json_str "$rev")" \
     "$ROUNDS" "$BATCHES" "$WARMUP" "$(json_str "$THREADS")" "$(json_str "$MAKE_MODEL")" \
     "$(json_str "$BLEND_CMD")" "$(json_str "$TORCH_CMD")" \
-    "$(json_str "$OUT/encoder_fidelity --model $MODEL --data $DATA --docs $FID_DOCS --queries $FID_QUERIES --threads 2 --max-length 128")"
+    "$(json_str "$OUT/encoder_fidelity --model $MODEL --data $DATA --docs $FID_DOCS --queries $FID_QUERIES --threads 2 --max-length 128 --precision int8|bf16")" \
+    "$(json_str "$ORT_CMD")" "$(json_str "$TORCH8_CMD")" "$(json_str "$RERANK_CMD")" "$(json_str "$MAKE_CROSS")"
 } > "$RES"
 
 # machine peaks (register-only FMA / VNNI loops, one core); no GEMM shapes
-peak=$("$B/bench_gemm" 1 no-shape | sed -n 's/^peak f32 FMA (1 core): \([0-9.]*\) GFLOP\/s; peak int8 vpdpbusd (1 core): \([0-9.]*\) GOP\/s$/\1 \2/p')
+gout=$("$B/bench_gemm" 1 no-shape)
+peak=$(echo "$gout" | sed -n 's/^peak f32 FMA (1 core): \([0-9.]*\) GFLOP\/s; peak int8 vpdpbusd (1 core): \([0-9.]*\) GOP\/s$/\1 \2/p')
 read -r PF PV <<< "${peak:-0 0}"
-printf '{"phase":"peak","f32_gflops_core":%s,"int8_gops_core":%s}\n' "$PF" "$PV" >> "$RES"
+PB=$(echo "$gout" | sed -n 's/^peak bf16 vdpbf16ps (1 core): \([0-9.]*\) GFLOP\/s$/\1/p')
+printf '{"phase":"peak","f32_gflops_core":%s,"int8_gops_core":%s,"bf16_gflops_core":%s,"doctor":%s}\n' \
+  "$PF" "$PV" "${PB:-0}" "$(json_str "$("$B/blend" doctor 2>/dev/null | sed -n 's/^  //p' | tr '\n' ';')")" >> "$RES"
 
 # one row per timed pass: {"phase":"pass","engine":...,"threads":...,"round":...,"load":...,"data":{driver JSON}}
 row() { # engine threads round json
@@ -109,6 +153,18 @@ run_engine() { # engine threads round
   case $e in
     blend-f32) j=$("$B/bench_encoder" --model "$MODEL" --data "$DATA" $COMMON --threads "$t") ;;
     blend-int8) j=$("$B/bench_encoder" --model "$MODEL" --data "$DATA" $COMMON --threads "$t" --int8) ;;
+    blend-bf16) j=$("$B/bench_encoder" --model "$MODEL" --data "$DATA" $COMMON --threads "$t" --bf16) ;;
+    torch-int8)
+      j=$(env $(torch_env "$t") /usr/bin/time -f '%M' -o "$OUT/enc_time.txt" \
+            $PY bench/encoder_torch_int8.py --tools "$TOOLS" --model "$MODEL" --data "$DATA" $COMMON --threads "$t")
+      j=$($PY -c 'import json,sys; d=json.loads(sys.argv[1]); d["peak_rss_mb"]=round(int(open(sys.argv[2]).read().split()[-1])/1024,1); print(json.dumps(d))' \
+            "$j" "$OUT/enc_time.txt") ;;
+    ort-f32|ort-int8)
+      local om=$ORTW/model.onnx; [ "$e" = ort-int8 ] && om=$ORTW/model.int8.onnx
+      j=$(/usr/bin/time -f '%M' -o "$OUT/enc_time.txt" node "$ORTH/ort_bench.js" --model "$om" \
+            --tokens "$ORTW/tokens.json" --threads "$t" --rounds 1 --label "$e" 2>>"$OUT/ort.err")
+      j=$($PY -c 'import json,sys; d=json.loads(sys.argv[1]); r=d["results"][0]; r["peak_rss_mb"]=round(int(open(sys.argv[2]).read().split()[-1])/1024,1); r["ort"]=d["ort"]["node"]; r["mean_tokens"]=None; print(json.dumps(r))' \
+            "$j" "$OUT/enc_time.txt") ;;
     torch)
       j=$(env $(torch_env "$t") /usr/bin/time -f '%M' -o "$OUT/enc_time.txt" \
             $PY $TOOLS/reference_bert.py bench --model "$MODEL" --data "$DATA" $COMMON --threads "$t")
@@ -173,7 +229,10 @@ EOF
 }
 
 ENGINES=(blend-f32 blend-int8)
-[ $TORCH = 1 ] && ENGINES+=(torch)
+"$B/blend" doctor 2>/dev/null | grep -q -- '--bf16 available' && ENGINES+=(blend-bf16)
+[ $TORCH = 1 ] && ENGINES+=(torch torch-int8)
+[ $ORT = 1 ] && ENGINES+=(ort-f32 ort-int8)
+[ -n "${ENC_ENGINES:-}" ] && read -r -a ENGINES <<< "$ENC_ENGINES"
 ne=${#ENGINES[@]}
 for t in $THREADS; do
   for ((r = 0; r < ROUNDS; r++)); do
@@ -189,9 +248,34 @@ for t in $THREADS; do
   fi
 done
 
-echo "encoder: int8 vs f32 fidelity on $FID_DOCS docs + $FID_QUERIES queries" >&2
-"$OUT/encoder_fidelity" --model "$MODEL" --data "$DATA" --docs "$FID_DOCS" --queries "$FID_QUERIES" \
-  --threads 2 --max-length 128 >> "$RES"
+# cross-encoder rerank: 20 (query, document) pairs at 256 tokens; ONNX Runtime
+# runs the bi-encoder export (the same BERT body and shapes; only the tiny
+# head differs) on the very token ids blend scored, 21 rounds
+for t in $THREADS; do
+  for p in f32 int8 bf16; do
+    fl=""; [ $p != f32 ] && fl=--$p
+    [ $p = bf16 ] && [[ " ${ENGINES[*]} " != *" blend-bf16 "* ]] && continue
+    echo "encoder: rerank blend $p threads $t" >&2
+    j=$("$B/bench_encoder" --model "$CROSS" --data "$DATA" --max-length 256 --threads "$t" --rerank 20 \
+          --dump-tokens "$OUT/rerank_tokens.json" $fl) && printf '{"phase":"rerank","load":%s,"data":%s}\n' "$(loadavg)" "$j" >> "$RES"
+  done
+  if [ $ORT = 1 ]; then
+    for e in ort-f32 ort-int8; do
+      om=$ORTW/model.onnx; [ "$e" = ort-int8 ] && om=$ORTW/model.int8.onnx
+      echo "encoder: rerank $e threads $t" >&2
+      j=$(node "$ORTH/ort_bench.js" --model "$om" --tokens "$OUT/rerank_tokens.json" --threads "$t" \
+            --rounds 21 --label "$e" 2>>"$OUT/ort.err") &&
+        printf '{"phase":"rerank_ort","engine":"%s","threads":%s,"load":%s,"data":%s}\n' "$e" "$t" "$(loadavg)" "$j" >> "$RES"
+    done
+  fi
+done
+
+for p in int8 bf16; do
+  [ $p = bf16 ] && [[ " ${ENGINES[*]} " != *" blend-bf16 "* ]] && continue
+  echo "encoder: $p vs f32 fidelity on $FID_DOCS docs + $FID_QUERIES queries" >&2
+  "$OUT/encoder_fidelity" --model "$MODEL" --data "$DATA" --docs "$FID_DOCS" --queries "$FID_QUERIES" \
+    --threads 2 --max-length 128 --precision $p >> "$RES"
+done
 
 printf '{"phase":"meta_end","load":%s,"seconds":%s}\n' "$(loadavg)" "$(($(date +%s) - T_START))" >> "$RES"
 

@@ -725,3 +725,54 @@ TEST(vector_hostile_payloads_are_ecorrupt) {
   bbuf_free(&s), bbuf_free(&g);
   free(x);
 }
+
+/* The kernels return the same bits, so the whole graph — built and
+** searched with any kernel table — is the same. */
+TEST(vector_hnsw_identical_across_kernels) {
+  uint32_t n = 800, dim = 40, nq = 20;
+  float *x = clustered(n, dim, 8, 16), *q = clustered(nq, dim, 8, 17);
+  payload ref = {0};
+  vec_hit href[20 * 10];
+  uint32_t nref[20];
+  int tested = 0;
+  for (int ki = 0; ki < 3; ki++) {
+    const vec_kernels *kt = vec_kernels_by_name(kernel_names[ki]);
+    if (!kt) continue;
+    vec_build_params bp;
+    vec_build_params_default(&bp);
+    bp.M = 8;
+    bp.ef_construction = 50;
+    bp.dtype = VEC_I8;
+    bp.kernels = kt;
+    payload pl = {0};
+    REQUIRE(build_payload(x, n, dim, &bp, &pl) == 0);
+    vec_field *f = open_payload(&pl, kt);
+    REQUIRE(f);
+    vec_scratch *s = vec_scratch_new();
+    for (uint32_t i = 0; i < nq; i++) {
+      vec_hit h[10];
+      uint32_t nh = 0;
+      vec_search_params p = sp(10, 20, 0);
+      REQUIRE(vec_search(f, s, q + (size_t)i * dim, &p, h, &nh, NULL) == 0);
+      if (ki == 0) {
+        memcpy(href + i * 10, h, sizeof h);
+        nref[i] = nh;
+      } else {
+        CHECK(nh == nref[i] && memcmp(h, href + i * 10, nh * sizeof *h) == 0);
+      }
+    }
+    if (ki == 0) {
+      ref = pl;
+    } else {
+      tested++;
+      CHECKF(pl.graph_len == ref.graph_len && memcmp(pl.graph, ref.graph, pl.graph_len) == 0,
+             "graph built with %s differs from scalar", kernel_names[ki]);
+      payload_free(&pl);
+    }
+    vec_scratch_free(s);
+    vec_field_close(f);
+  }
+  payload_free(&ref);
+  free(x), free(q);
+  if (!tested) SKIP("only the scalar kernels on this CPU");
+}

@@ -6,7 +6,8 @@
 ** configured so auth paths run. Every answer must be a status in 200..599
 ** and, for JSON answers, start with '{' — anything else (or any crash,
 ** leak or UB) is a failure. This covers the JSON query parser
-** (search_req_json) and the query-string parser (search_req_query) too.
+** (search_req_json), the query-string parser (search_req_query) and the
+** document parser of POST /docs too.
 */
 #include <stdint.h>
 #include <stdio.h>
@@ -75,6 +76,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   q.body = b ? (const char *)b + 1 : NULL;
   q.body_len = b ? size - (size_t)(b + 1 - data) : 0;
   q.api_key = size % 3 == 0 ? "fuzz-key" : size % 3 == 1 ? "wrong" : NULL;
+  /* writes run (the writer parses and buffers them); commits would only
+     make every run write segment files: they get the wrong key */
+  if (memmem(uri, ulen + 1, "commit", 6)) q.api_key = "wrong";
   q.start_ns = api_now_ns();
   api_response *r = api_worker_response(worker);
   api_handle(&srv, worker, &q, r);

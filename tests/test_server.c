@@ -19,22 +19,19 @@
 #include "test.h"
 
 /* A small index: docs with ids "a", "b/c", "d e", and phrase material. */
-static const char *make_index(void) {
-  static char dir[600];
-  if (dir[0]) return dir;
-  snprintf(dir, sizeof dir, "%s/ix-server", test_tmpdir());
+static int build_index(const char *dir) {
   blend_error err = {0};
   blend_index_config cfg;
   blend_index_config_default(&cfg);
   blend_writer *w;
-  if (blend_writer_open(dir, &cfg, &w, &err)) return NULL;
+  if (blend_writer_open(dir, &cfg, &w, &err)) return -1;
   const char *docs[][3] = {{"a", "Apples", "Apples are red fruit. White matter of apples."},
                            {"b/c", "Bananas", "Bananas are yellow <script>alert(1)</script> fruit."},
                            {"d e", "Cherries", "Cherries are small red fruit in white matter."}};
   for (int i = 0; i < 3; i++) {
     blend_field_value f[] = {{"title", docs[i][1], strlen(docs[i][1])}, {"text", docs[i][2], strlen(docs[i][2])}};
     blend_doc d = {.id = docs[i][0], .id_len = strlen(docs[i][0]), .fields = f, .nfields = 2};
-    if (blend_writer_add(w, &d, &err)) return NULL;
+    if (blend_writer_add(w, &d, &err)) return -1;
   }
   /* every word of the crash query, so each phrase gets its cursors */
   char *big = malloc(200000);
@@ -46,7 +43,14 @@ static const char *make_index(void) {
   int rc = blend_writer_add(w, &d, &err) || blend_writer_commit(w, &err);
   free(big);
   blend_writer_close(w);
-  return rc ? NULL : dir;
+  return rc ? -1 : 0;
+}
+
+static const char *make_index(void) {
+  static char dir[600];
+  if (dir[0]) return dir;
+  snprintf(dir, sizeof dir, "%s/ix-server", test_tmpdir());
+  return build_index(dir) ? NULL : dir;
 }
 
 static char *crash_query(int quoted_json) {
@@ -69,8 +73,11 @@ typedef struct fixture {
   api_response *r;
 } fixture;
 
+static int setup_at(fixture *f, const char *dir, const char *key, int key_reads, const char *cors);
 static int setup(fixture *f, const char *key, int key_reads, const char *cors) {
-  const char *dir = make_index();
+  return setup_at(f, make_index(), key, key_reads, cors);
+}
+static int setup_at(fixture *f, const char *dir, const char *key, int key_reads, const char *cors) {
   if (!dir) return -1;
   server_config cfg;
   memset(&cfg, 0, sizeof cfg);
@@ -115,7 +122,7 @@ TEST(handler_endpoints_good_input) {
   CHECK_EQ_INT(call(&f, "GET", "/stats", NULL, NULL), 200);
   HAS(&f, "\"documents\":4");
   HAS(&f, "\"fields\":[\"title\",\"text\"]");
-  HAS(&f, "\"read_only\":true");
+  HAS(&f, "\"pending_writes\":0");
   CHECK_EQ_INT(call(&f, "GET", "/", NULL, NULL), 200);
   CHECK(!strncmp(f.r->content_type, "text/html", 9));
   HAS(&f, "<title>blend search</title>");
@@ -212,9 +219,13 @@ TEST(handler_bad_input_is_a_clear_4xx) {
       {"POST", "/search", "{\"q\":\"\xc3\x28\"}", 400, "invalid UTF-8"},
       {"POST", "/search", "{\"q\":\"a\",\"vector\":[1,\"x\"]}", 400, "not a finite float"},
       {"POST", "/search", "{\"q\":\"a\",\"field_weights\":{\"title\":-1}}", 400, "field_weights.title"},
-      {"POST", "/docs", "[]", 501, "read-only"},
-      {"DELETE", "/docs/a", NULL, 501, "read-only"},
-      {"POST", "/commit", NULL, 501, "read-only"},
+      {"POST", "/docs", "", 400, "no documents"},
+      {"POST", "/docs", "[1]", 400, "document 1: line is not a JSON object"},
+      {"POST", "/docs", "[{\"_id\":\"x\",\"text\":5}]", 400, "document 1: field \\\"text\\\" is not a string"},
+      {"POST", "/docs", "{\"_id\":\"x\"}\n{\"text\":\"no id\"}", 400, "document 2: missing or empty id"},
+      {"POST", "/docs", "[{\"_id\":\"x\",\"vector\":[1]}]", 400, "no vector field"},
+      {"POST", "/docs", "[{\"_id\":\"a\\u0000b\"}]", 400, "id contains U+0000"},
+      {"DELETE", "/docs/zzz", NULL, 404, "not_found"},
       {"GET", "/commit", NULL, 405, "not allowed"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -261,7 +272,8 @@ TEST(handler_auth_and_cors) {
   CHECK_EQ_INT(call(&f, "POST", "/docs", "[]", "s3cre"), 401);
   HAS(&f, "wrong API key");
   CHECK(strstr(body(&f), "s3cre") == NULL); /* the key is never echoed */
-  CHECK_EQ_INT(call(&f, "POST", "/docs", "[]", "s3cret"), 501);  /* authorised, then read-only */
+  CHECK_EQ_INT(call(&f, "POST", "/docs", "[]", "s3cret"), 200); /* authorised: nothing added */
+  HAS(&f, "\"added\":0");
   CHECK(!f.r->cors);
   api_server_free(&f.s);
   REQUIRE(setup(&f, "s3cret", 1, "https://app.example") == 0);
@@ -271,6 +283,50 @@ TEST(handler_auth_and_cors) {
   CHECK_EQ_INT(call(&f, "GET", "/health", NULL, NULL), 200); /* health stays open */
   CHECK_EQ_INT(call(&f, "GET", "/", NULL, NULL), 200);
   CHECK_EQ_INT(call(&f, "OPTIONS", "/search", NULL, NULL), 204);
+  api_server_free(&f.s);
+}
+
+/* The live index through the handler: writes become searchable at commit,
+** same id replaces, delete, all-or-nothing requests, get by id. */
+TEST(handler_writes_commit_and_search) {
+  char dir[600];
+  snprintf(dir, sizeof dir, "%s/ix-writes", test_tmpdir());
+  REQUIRE(build_index(dir) == 0);
+  fixture f;
+  REQUIRE(setup_at(&f, dir, NULL, 0, NULL) == 0);
+  CHECK_EQ_INT(call(&f, "POST", "/docs", "[{\"_id\":\"q1\",\"title\":\"Quokka\",\"text\":\"quokka smiles\"},"
+                                         "{\"_id\":\"q2\",\"text\":\"quokka again\"}]", NULL),
+               200);
+  HAS(&f, "\"added\":2,\"committed\":false");
+  CHECK_EQ_INT(call(&f, "GET", "/search?q=quokka", NULL, NULL), 200);
+  HAS(&f, "\"hits\":[]"); /* not before the commit */
+  CHECK_EQ_INT(call(&f, "GET", "/stats", NULL, NULL), 200);
+  HAS(&f, "\"pending_writes\":2");
+  CHECK_EQ_INT(call(&f, "POST", "/commit", NULL, NULL), 200);
+  HAS(&f, "\"documents\":6");
+  CHECK_EQ_INT(call(&f, "GET", "/search?q=quokka&source=false", NULL, NULL), 200);
+  HAS(&f, "\"total\":{\"value\":2");
+  /* JSONL, replace q2, commit in the same request */
+  CHECK_EQ_INT(call(&f, "POST", "/docs?commit=true", "{\"_id\":\"q2\",\"text\":\"okapi now\"}\n\n", NULL), 200);
+  HAS(&f, "\"committed\":true");
+  CHECK_EQ_INT(call(&f, "GET", "/search?q=quokka&source=false", NULL, NULL), 200);
+  HAS(&f, "\"total\":{\"value\":1");
+  CHECK_EQ_INT(call(&f, "GET", "/docs/q2", NULL, NULL), 200);
+  HAS(&f, "okapi now");
+  /* a bad document anywhere: nothing of the request is added */
+  CHECK_EQ_INT(call(&f, "POST", "/docs?commit=true", "[{\"_id\":\"z1\",\"text\":\"zz\"},{\"text\":\"no id\"}]", NULL), 400);
+  CHECK_EQ_INT(call(&f, "GET", "/docs/z1", NULL, NULL), 404);
+  /* delete */
+  CHECK_EQ_INT(call(&f, "DELETE", "/docs/q1?commit=true", NULL, NULL), 200);
+  HAS(&f, "\"result\":\"deleted\"");
+  CHECK_EQ_INT(call(&f, "GET", "/docs/q1", NULL, NULL), 404);
+  CHECK_EQ_INT(call(&f, "GET", "/search?q=quokka", NULL, NULL), 200);
+  HAS(&f, "\"hits\":[]");
+  api_server_free(&f.s);
+  /* committed writes survive a restart */
+  REQUIRE(setup_at(&f, dir, NULL, 0, NULL) == 0);
+  CHECK_EQ_INT(call(&f, "GET", "/docs/q2", NULL, NULL), 200);
+  HAS(&f, "okapi now");
   api_server_free(&f.s);
 }
 
@@ -404,8 +460,8 @@ TEST(live_server_endpoints_crash_query_and_shutdown) {
   /* auth over the wire: header forms */
   CHECK_EQ_INT(post(p.port, "/docs", "[]", NULL), 401);
   CHECK(strstr(resp, "WWW-Authenticate: Bearer") != NULL);
-  CHECK_EQ_INT(post(p.port, "/docs", "[]", "X-API-Key: k3y\r\n"), 501);
-  CHECK_EQ_INT(post(p.port, "/docs", "[]", "Authorization: Bearer k3y\r\n"), 501);
+  CHECK_EQ_INT(post(p.port, "/docs", "[]", "X-API-Key: k3y\r\n"), 200);
+  CHECK_EQ_INT(post(p.port, "/docs", "[]", "Authorization: Bearer k3y\r\n"), 200);
   CHECK_EQ_INT(post(p.port, "/docs", "[]", "Authorization: Bearer nope\r\n"), 401);
   /* 413: declared too large, and streamed (chunked) past the limit */
   char big[256];

@@ -18,13 +18,19 @@ static void serve_usage(FILE *f) {
   fputs("usage: blend serve --index DIR [options]\n"
         "\n"
         "Serve the index over HTTP/1.1 (JSON API and a web page at /).\n"
-        "The index is served read-only: POST /docs, DELETE /docs/{id} and\n"
-        "POST /commit answer 501 until the live index is wired in.\n"
+        "Searches run on every worker thread over the newest committed\n"
+        "generation; one writer adds, replaces and deletes documents, and a\n"
+        "commit every --commit-interval seconds (and at shutdown) makes them\n"
+        "searchable. A write is durable once committed (POST /commit, or\n"
+        "?commit=true on the write itself).\n"
         "\n"
         "endpoints:\n"
         "  GET  /                     web page (query and knobs in the URL)\n"
         "  GET  /search?q=...&k=10    search (also POST /search with a JSON body)\n"
         "  GET  /docs/{id}            a stored document\n"
+        "  POST /docs                 add or replace documents (JSON array or JSONL)\n"
+        "  DELETE /docs/{id}          delete a document\n"
+        "  POST /commit               commit pending writes now\n"
         "  GET  /stats, GET /health\n"
         "\n"
         "search fields (GET parameters or POST JSON members; unknown ones are a 400):\n"
@@ -50,6 +56,8 @@ static void serve_usage(FILE *f) {
         "  --per-ip N           connections per client address (default 512)\n"
         "  --timeout S          idle connection timeout in seconds (default 10)\n"
         "  --budget MS          per-request time budget, 503 past it (default 2000)\n"
+        "  --commit-interval S  commit pending writes every S seconds (default 1; 0: only\n"
+        "                       on POST /commit and at shutdown)\n"
         "  --rerank-model DIR   cross-encoder for rerank (not wired yet: refused)\n"
         "  -q                   no start/stop lines on stderr\n"
         "  -h, --help           this help\n"
@@ -80,6 +88,7 @@ int cmd_serve(int argc, char **argv) {
   if (cfg.threads < 1) cfg.threads = 1;
   cfg.api_key = getenv("BLEND_API_KEY");
   int quiet = 0;
+  long commit_interval = 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -114,6 +123,7 @@ int cmd_serve(int argc, char **argv) {
     else if (!strcmp(a, "--max-connections")) { NEED(); if (num(a, v, 1, 1000000, &x)) return 2; cfg.limits.max_connections = (uint32_t)x; }
     else if (!strcmp(a, "--per-ip")) { NEED(); if (num(a, v, 1, 1000000, &x)) return 2; cfg.limits.per_ip = (uint32_t)x; }
     else if (!strcmp(a, "--timeout")) { NEED(); if (num(a, v, 1, 3600, &x)) return 2; cfg.limits.idle_timeout_s = (uint32_t)x; }
+    else if (!strcmp(a, "--commit-interval")) { NEED(); if (num(a, v, 0, 86400, &x)) return 2; commit_interval = x; }
     else if (!strcmp(a, "--budget")) { NEED(); if (num(a, v, 1, 3600000, &x)) return 2; cfg.limits.budget_ms = (uint32_t)x; }
     else {
       fprintf(stderr, "blend serve: unknown option '%s' (see blend serve --help)\n", a);
@@ -151,19 +161,30 @@ int cmd_serve(int argc, char **argv) {
   blend_index_stats_get(srv.ix, &st);
   if (!quiet) {
     fprintf(stderr,
-            "blend serve: listening on http://%s%s%s:%u/ (index %s: %llu documents; %d threads; read-only%s%s)\n",
+            "blend serve: listening on http://%s%s%s:%u/ (index %s: %llu documents; %d threads%s%s)\n",
             strchr(cfg.bind, ':') ? "[" : "", cfg.bind, strchr(cfg.bind, ':') ? "]" : "", srv.bound_port,
             cfg.index_dir, (unsigned long long)st.docs, cfg.threads, srv.has_key ? "; API key required for writes" : "",
             srv.has_key && cfg.api_key_reads ? " and reads" : "");
     fflush(stderr);
   }
   int sig = 0;
-  sigwait(&set, &sig);
+  for (;;) { /* wait for a stop signal, committing pending writes on the way */
+    struct timespec ts = {commit_interval ? commit_interval : 3600, 0};
+    sig = sigtimedwait(&set, NULL, &ts);
+    if (sig > 0) break;
+    if (commit_interval && api_commit(&srv, &err) && !quiet)
+      fprintf(stderr, "blend serve: commit failed: %s\n", err.message);
+  }
   if (!quiet) fprintf(stderr, "blend serve: %s: stopping (finishing in-flight requests)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
   http_stop(&srv, 10000);
+  int rc = 0;
+  if (api_commit(&srv, &err)) { /* acknowledged writes */
+    fprintf(stderr, "blend serve: final commit failed: %s\n", err.message);
+    rc = 1;
+  }
   uint64_t req = atomic_load(&srv.requests), errs = atomic_load(&srv.errors);
   api_server_free(&srv);
   if (!quiet) fprintf(stderr, "blend serve: stopped after %llu requests (%llu errors)\n", (unsigned long long)req,
                       (unsigned long long)errs);
-  return 0;
+  return rc;
 }

@@ -8,8 +8,10 @@
 **          GET  /stats            index statistics
 **          GET|POST /search       search (request.c parses both forms)
 **          GET  /docs/{id}        a stored document, by the index's id dictionary
-**          POST /docs, DELETE /docs/{id}, POST /commit
-**                                 501: this server serves a read-only index
+**          POST /docs             add / replace documents (the one writer)
+**          DELETE /docs/{id}      delete one;  POST /commit  publish pending writes
+** Searches run on the worker's snapshot (a committed generation); a commit
+** opens the new generation and workers move to it at their next request.
 ** Order of checks: route (404) → method (405) → key (401) → limits → work.
 ** Answers follow Elasticsearch's shape: took, hits.total, hits.hits[] with
 ** _id, _score, _source, highlight, _explanation; errors are
@@ -21,13 +23,19 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "index/index.h"
+#include "ingest/ingest.h"
 #include "server/json_w.h"
 #include "server/request.h"
 #include "server/server.h"
+#include "util/json_nul.h"
 #include "util/sha256.h"
 
 struct api_worker {
+  snapshot *snap;     /* the generation this worker searches (one ref) */
+  blend_index *ix;    /* snap->ix */
   blend_searcher *s;
   req_scratch sc;
   char *idbuf;      /* decoded document id */
@@ -60,6 +68,29 @@ uint64_t api_now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static snapshot *snap_new(blend_index *ix) {
+  snapshot *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  p->ix = ix;
+  atomic_init(&p->refs, 1);
+  return p;
+}
+
+static void snap_release(snapshot *p) {
+  if (p && atomic_fetch_sub(&p->refs, 1) == 1) {
+    blend_index_close(p->ix);
+    free(p);
+  }
+}
+
+static snapshot *snap_acquire(api_server *s) {
+  pthread_mutex_lock(&s->snap_lock);
+  snapshot *p = s->cur;
+  atomic_fetch_add(&p->refs, 1);
+  pthread_mutex_unlock(&s->snap_lock);
+  return p;
+}
+
 static void hash_key(const char *k, uint8_t out[32]) {
   sha256_ctx c;
   sha256_init(&c);
@@ -80,11 +111,19 @@ int api_server_init(api_server *s, const server_config *cfg, blend_error *err) {
     return blend_seterr(err, BLEND_ENOMEM, "cannot create a thread key");
   pthread_mutex_init(&s->lock, NULL);
   pthread_mutex_init(&s->model_lock, NULL);
+  pthread_mutex_init(&s->snap_lock, NULL);
+  pthread_mutex_init(&s->write_lock, NULL);
   int rc = blend_index_open(cfg->index_dir, &s->ix, err);
+  if (!rc && !(s->cur = snap_new(s->ix))) {
+    blend_index_close(s->ix);
+    rc = blend_seterr(err, BLEND_ENOMEM, "out of memory");
+  }
   if (rc) {
     pthread_key_delete(s->worker_key);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->model_lock);
+    pthread_mutex_destroy(&s->snap_lock);
+    pthread_mutex_destroy(&s->write_lock);
     return rc;
   }
   return BLEND_OK;
@@ -94,6 +133,7 @@ static void worker_free(api_worker *w) {
   if (!w) return;
   blend_searcher_free(w->s);
   blend_hybrid_free(w->h);
+  snap_release(w->snap);
   req_scratch_free(&w->sc);
   free(w->idbuf);
   bbuf_free(&w->resp.body);
@@ -105,11 +145,39 @@ void api_server_free(api_server *s) {
   for (uint32_t i = 0; i < s->nworkers; i++) worker_free(s->workers[i]);
   free(s->workers);
   blend_model_close(s->qmodel);
-  blend_index_close(s->ix);
+  blend_writer_close(s->wr); /* uncommitted writes are dropped: api_commit first */
+  snap_release(s->cur);
   pthread_key_delete(s->worker_key);
   pthread_mutex_destroy(&s->lock);
   pthread_mutex_destroy(&s->model_lock);
+  pthread_mutex_destroy(&s->snap_lock);
+  pthread_mutex_destroy(&s->write_lock);
   memset(s, 0, sizeof *s);
+}
+
+/* Move w to the newest generation if a commit made one. */
+static int worker_sync(api_server *s, api_worker *w, blend_error *e) {
+  pthread_mutex_lock(&s->snap_lock);
+  snapshot *cur = s->cur;
+  if (cur == w->snap) {
+    pthread_mutex_unlock(&s->snap_lock);
+    return 0;
+  }
+  atomic_fetch_add(&cur->refs, 1);
+  pthread_mutex_unlock(&s->snap_lock);
+  blend_searcher *ns;
+  if (blend_searcher_new(cur->ix, &ns, e)) {
+    snap_release(cur);
+    return -1;
+  }
+  blend_searcher_free(w->s);
+  blend_hybrid_free(w->h);
+  w->h = NULL;
+  snap_release(w->snap);
+  w->snap = cur;
+  w->ix = cur->ix;
+  w->s = ns;
+  return 0;
 }
 
 api_worker *api_worker_get(api_server *s) {
@@ -118,7 +186,10 @@ api_worker *api_worker_get(api_server *s) {
   w = calloc(1, sizeof *w);
   if (!w) return NULL;
   blend_error err;
-  if (blend_searcher_new(s->ix, &w->s, &err)) {
+  w->snap = snap_acquire(s);
+  w->ix = w->snap->ix;
+  if (blend_searcher_new(w->ix, &w->s, &err)) {
+    snap_release(w->snap);
     free(w);
     return NULL;
   }
@@ -194,12 +265,12 @@ static int over_budget(const api_server *s, const api_request *q) {
 static void put_source(api_server *s, api_worker *w, uint32_t doc, bbuf *b) {
   jw_raw(b, "{");
   int first = 1;
-  for (uint32_t f = 1; f < s->ix->nfields; f++) {
+  for (uint32_t f = 1; f < w->ix->nfields; f++) {
     const char *text;
     size_t n;
     blend_error e;
-    if (blend_searcher_doc_field(w->s, doc, s->ix->field_names[f], &text, &n, &e)) continue;
-    jw_key(b, &first, s->ix->field_names[f]);
+    if (blend_searcher_doc_field(w->s, doc, w->ix->field_names[f], &text, &n, &e)) continue;
+    jw_key(b, &first, w->ix->field_names[f]);
     jw_str(b, text, n);
   }
   jw_raw(b, "}");
@@ -241,9 +312,10 @@ static void get_doc(api_server *s, api_worker *w, const char *raw_id, size_t raw
 
 /* ---- stats */
 
-static void stats(api_server *s, api_response *r) {
+static void stats(api_server *s, api_worker *w, api_response *r) {
+  blend_index *ix = w->ix;
   blend_index_stats st;
-  blend_index_stats_get(s->ix, &st);
+  blend_index_stats_get(ix, &st);
   bbuf *b = &r->body;
   r->status = 200;
   r->content_type = JSON;
@@ -253,17 +325,17 @@ static void stats(api_server *s, api_response *r) {
               (unsigned long long)st.docs, (unsigned long long)st.deleted, st.segments,
               (unsigned long long)st.generation, (unsigned long long)st.terms,
               (unsigned long long)st.postings, (unsigned long long)st.bytes_on_disk);
-  for (uint32_t f = 1; f < s->ix->nfields; f++) {
+  for (uint32_t f = 1; f < ix->nfields; f++) {
     if (f > 1) bbuf_putc(b, ',');
-    jw_cstr(b, s->ix->field_names[f]);
+    jw_cstr(b, ix->field_names[f]);
   }
   jw_raw(b, "],\"meta_fields\":[");
-  for (uint32_t i = 0; i < blend_index_meta_fields(s->ix); i++) {
+  for (uint32_t i = 0; i < blend_index_meta_fields(ix); i++) {
     if (i) bbuf_putc(b, ',');
-    jw_cstr(b, blend_index_meta_field(s->ix, i));
+    jw_cstr(b, blend_index_meta_field(ix, i));
   }
   jw_raw(b, "],\"vector\":");
-  const blend_vector_config *v = &s->ix->vector;
+  const blend_vector_config *v = &ix->vector;
   if (!v->dim) jw_raw(b, "null");
   else {
     static const char *metric[] = {"cosine", "dot", "l2"};
@@ -274,21 +346,25 @@ static void stats(api_server *s, api_response *r) {
     else jw_raw(b, "null");
     jw_raw(b, "}");
   }
-  bbuf_printf(b, ",\"read_only\":true,\"server\":{\"threads\":%d,\"requests\":%llu,\"errors\":%llu}}",
+  pthread_mutex_lock(&s->write_lock);
+  unsigned long long pending = s->pending;
+  pthread_mutex_unlock(&s->write_lock);
+  bbuf_printf(b, ",\"pending_writes\":%llu,\"server\":{", pending);
+  bbuf_printf(b, "\"threads\":%d,\"requests\":%llu,\"errors\":%llu}}",
               s->cfg.threads, (unsigned long long)atomic_load(&s->requests),
               (unsigned long long)atomic_load(&s->errors));
 }
 
 /* ---- search */
 
-static int query_model(api_server *s, blend_model **m, blend_error *err) {
+static int query_model(api_server *s, const blend_index *ix, blend_model **m, blend_error *err) {
   pthread_mutex_lock(&s->model_lock);
   if (s->qmodel_state == 0) {
     blend_model_options o;
     blend_model_options_default(&o);
     o.threads = 1; /* each HTTP worker encodes on its own thread */
     blend_error e = {0};
-    if (blend_index_open_query_model(s->ix, NULL, &o, &s->qmodel, &e) == 0) s->qmodel_state = 1;
+    if (blend_index_open_query_model(ix, NULL, &o, &s->qmodel, &e) == 0) s->qmodel_state = 1;
     else {
       s->qmodel_state = -1;
       snprintf(s->qmodel_err, sizeof s->qmodel_err, "%s", e.message);
@@ -384,11 +460,11 @@ static void put_doc_parts(api_server *s, api_worker *w, blend_searcher *sr, cons
 static void hybrid(api_server *s, api_worker *w, const api_request *rq, const search_req *q,
                    const blend_filter *filter, api_response *r) {
   blend_error e = {0};
-  if (!w->h && blend_hybrid_new(s->ix, &w->h, &e)) return fail_err(r, &e);
+  if (!w->h && blend_hybrid_new(w->ix, &w->h, &e)) return fail_err(r, &e);
   blend_hybrid_query hq;
   blend_hybrid_query_default(&hq);
   hq.text = q->q;
-  if (blend_hybrid_query_defaults(s->ix, &hq, NULL, &e)) return fail_err(r, &e);
+  if (blend_hybrid_query_defaults(w->ix, &hq, NULL, &e)) return fail_err(r, &e);
   hq.k = q->k;
   hq.offset = q->offset;
   hq.filter = filter;
@@ -413,7 +489,7 @@ static void hybrid(api_server *s, api_worker *w, const api_request *rq, const se
       if (q->vector) {
         l->vector = q->vector;
         l->dim = q->dim;
-      } else if (!hq.query_model && query_model(s, &hq.query_model, &e)) return fail_err(r, &e);
+      } else if (!hq.query_model && query_model(s, w->ix, &hq.query_model, &e)) return fail_err(r, &e);
     }
   }
   if (blend_fusion_options_check(&hq.fusion, hq.nlegs, &e)) return fail(r, 400, e.message);
@@ -507,11 +583,11 @@ static void search(api_server *s, api_worker *w, const api_request *rq, const se
     float *enc = NULL;
     if (!vec) {
       blend_model *m;
-      if ((rc = query_model(s, &m, &e)) == 0) {
+      if ((rc = query_model(s, w->ix, &m, &e)) == 0) {
         dim = blend_model_dim(m);
         enc = malloc(dim * sizeof *enc);
         if (!enc) rc = blend_seterr(&e, BLEND_ENOMEM, "out of memory");
-        else rc = blend_index_embed_query(s->ix, m, q->q, q->qlen, enc, &e);
+        else rc = blend_index_embed_query(w->ix, m, q->q, q->qlen, enc, &e);
         vec = enc;
       }
     } else rc = 0;
@@ -551,6 +627,211 @@ static void search(api_server *s, api_worker *w, const api_request *rq, const se
   jw_raw(b, ",\"hits\":[");
   bbuf_append(b, hb->data ? (const char *)hb->data : "", hb->len);
   jw_raw(b, "]}}");
+}
+
+/* ---- writes: one writer (APPEND mode) under write_lock */
+
+static int writer_ready(api_server *s, blend_error *e) {
+  if (s->wr) return 0;
+  blend_index_config cfg;
+  blend_index_config_default(&cfg); /* append mode keeps the index's own config */
+  return blend_writer_open_mode(s->cfg.index_dir, &cfg, BLEND_WRITE_APPEND, &s->wr, e);
+}
+
+/* under write_lock */
+static int commit_locked(api_server *s, blend_error *e) {
+  if (!s->wr || !s->pending) return 0;
+  int rc = blend_writer_commit(s->wr, e);
+  if (rc) return rc;
+  s->pending = 0;
+  blend_index *nix;
+  if ((rc = blend_index_open(s->cfg.index_dir, &nix, e))) return rc;
+  snapshot *p = snap_new(nix);
+  if (!p) {
+    blend_index_close(nix);
+    return blend_seterr(e, BLEND_ENOMEM, "out of memory");
+  }
+  pthread_mutex_lock(&s->snap_lock);
+  snapshot *old = s->cur;
+  s->cur = p;
+  pthread_mutex_unlock(&s->snap_lock);
+  snap_release(old);
+  return 0;
+}
+
+int api_commit(api_server *s, blend_error *err) {
+  pthread_mutex_lock(&s->write_lock);
+  int rc = commit_locked(s, err);
+  pthread_mutex_unlock(&s->write_lock);
+  return rc;
+}
+
+/* A document's "vector" member, if any, into out (dim floats). */
+static int doc_vector(const ingest_doc *d, float *out, uint32_t cap, uint32_t *dim, blend_error *e) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive((const cJSON *)d->json, "vector");
+  *dim = 0;
+  if (!v) return 0;
+  if (!cJSON_IsArray(v)) return blend_seterr(e, BLEND_EINVAL, "\"vector\" is not an array of numbers");
+  uint32_t n = 0;
+  for (const cJSON *c = v->child; c; c = c->next) {
+    if (n == cap) return blend_seterr(e, BLEND_EINVAL, "\"vector\" has more than %u values", cap);
+    if (!cJSON_IsNumber(c) || !isfinite(c->valuedouble) || fabs(c->valuedouble) > 3.4e38)
+      return blend_seterr(e, BLEND_EINVAL, "\"vector\" value %u is not a finite float", n);
+    out[n++] = (float)c->valuedouble;
+  }
+  *dim = n;
+  return 0;
+}
+
+/* POST /docs: a JSON array of documents, or JSONL. Every document is
+** checked before any is added (a request is all or nothing); ?commit=true
+** commits (and publishes) before answering, else the commit interval does. */
+static void docs_add(api_server *s, api_worker *w, const api_request *q, const char *qs, api_response *r) {
+  const char *b = q->body ? q->body : "";
+  size_t n = q->body_len, i = 0;
+  while (i < n && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t')) i++;
+  if (i == n) return fail(r, 400, "body: no documents (a JSON array or JSON lines)");
+  const char *fields[MAX_FIELDS];
+  size_t nf = 0;
+  for (uint32_t f = 1; f < w->ix->nfields && nf < MAX_FIELDS; f++) fields[nf++] = w->ix->field_names[f];
+  /* split into one JSON text per document */
+  bbuf texts = {0}, offs = {0}; /* texts: NUL-separated; offs: u32 start, u32 len */
+  char why[BLEND_ERROR_MAX];
+  why[0] = 0;
+  if (b[i] == '[') {
+    size_t bad;
+    if (!utf8_valid(b, n, &bad)) return fail(r, 400, "body: invalid UTF-8");
+    /* \u0000 escapes are marked before cJSON parses (util/json_nul.h) and
+       written back as \u0000 in each document's text, which the line
+       parser then handles like any JSONL line (ids refused, text kept) */
+    json_nul nul = {0};
+    char *copy = NULL;
+    if (json_nul_suspect(b, n)) {
+      if (!(copy = malloc(n))) return fail(r, 500, "out of memory");
+      memcpy(copy, b, n);
+      if (json_nul_protect(copy, n, &nul, &bad)) {
+        free(copy);
+        return fail(r, 400, "body: raw NUL byte or unrepresentable U+0000");
+      }
+    }
+    cJSON *a = cJSON_ParseWithLength(copy ? copy : b, n);
+    free(copy);
+    if (!a || !cJSON_IsArray(a)) {
+      cJSON_Delete(a);
+      return fail(r, 400, "body: malformed JSON array of documents");
+    }
+    for (const cJSON *c = a->child; c; c = c->next) {
+      char *t = cJSON_PrintUnformatted(c);
+      if (!t) break;
+      size_t start = texts.len;
+      for (const char *p = t; *p;) {
+        if (nul.active && p[0] == nul.mark[0] && p[1] == nul.mark[1] && p[2] == nul.mark[2]) {
+          bbuf_append(&texts, "\\u0000", 6);
+          p += 3;
+        } else bbuf_putc(&texts, (uint8_t)*p++);
+      }
+      bbuf_put_u32(&offs, (uint32_t)start);
+      bbuf_put_u32(&offs, (uint32_t)(texts.len - start));
+      bbuf_putc(&texts, 0);
+      free(t);
+    }
+    cJSON_Delete(a);
+  } else {
+    for (size_t at = i; at < n;) {
+      const char *nl = memchr(b + at, '\n', n - at);
+      size_t len = nl ? (size_t)(nl - (b + at)) : n - at;
+      bbuf_put_u32(&offs, (uint32_t)texts.len);
+      bbuf_put_u32(&offs, (uint32_t)len);
+      bbuf_append(&texts, b + at, len);
+      bbuf_putc(&texts, 0);
+      at += len + 1;
+    }
+  }
+  size_t ndocs = offs.len / 8, nvalid = 0;
+  ingest_doc *docs = calloc(ndocs ? ndocs : 1, sizeof *docs);
+  float *vecs = NULL;
+  uint32_t *dims = calloc(ndocs ? ndocs : 1, sizeof *dims);
+  uint32_t vdim = w->ix->vector.dim;
+  if (vdim) vecs = malloc((ndocs ? ndocs : 1) * vdim * sizeof *vecs);
+  int status = 0;
+  if (!docs || !dims || (vdim && !vecs)) status = 500, snprintf(why, sizeof why, "out of memory");
+  for (size_t d = 0; d < ndocs && !status; d++) {
+    const char *t = (const char *)texts.data + rd_u32(offs.data + 8 * d);
+    size_t len = rd_u32(offs.data + 8 * d + 4);
+    blend_error e = {0};
+    int rc = ingest_parse_line(t, len, "_id", fields, nf, &docs[d], &e);
+    if (!rc && !docs[d].doc.id) continue; /* a blank line */
+    nvalid = d + 1;
+    if (!rc) rc = ingest_parse_meta(&docs[d], NULL, 0, &e);
+    if (!rc && vdim) rc = doc_vector(&docs[d], vecs + d * vdim, vdim, &dims[d], &e);
+    else if (!rc && cJSON_GetObjectItemCaseSensitive((const cJSON *)docs[d].json, "vector"))
+      rc = blend_seterr(&e, BLEND_EINVAL, "\"vector\" given, but the index has no vector field");
+    if (!rc && vdim && dims[d] && dims[d] != vdim)
+      rc = blend_seterr(&e, BLEND_EINVAL, "\"vector\" has %u values, the index's vectors have %u", dims[d], vdim);
+    if (rc) {
+      status = 400;
+      snprintf(why, sizeof why, "document %zu: %s", d + 1, e.message);
+    }
+  }
+  uint64_t added = 0;
+  int commit = strstr(qs, "commit=true") != NULL;
+  if (!status) {
+    pthread_mutex_lock(&s->write_lock);
+    blend_error e = {0};
+    int rc = writer_ready(s, &e);
+    for (size_t d = 0; d < nvalid && !rc; d++) {
+      if (!docs[d].doc.id) continue;
+      if (dims[d]) {
+        docs[d].doc.vector = vecs + d * vdim;
+        docs[d].doc.vector_dim = dims[d];
+      }
+      rc = blend_writer_add(s->wr, &docs[d].doc, &e);
+      if (!rc) added++, s->pending++;
+      else snprintf(why, sizeof why, "document %zu: %s", d + 1, e.message);
+    }
+    if (!rc && commit) rc = commit_locked(s, &e);
+    if (rc && !why[0]) snprintf(why, sizeof why, "%s", e.message);
+    pthread_mutex_unlock(&s->write_lock);
+    if (rc) status = e.code == BLEND_EINVAL ? 400 : e.code == BLEND_ELOCKED ? 503 : 500;
+  }
+  for (size_t d = 0; d < ndocs; d++) ingest_doc_free(&docs[d]);
+  free(docs);
+  free(dims);
+  free(vecs);
+  bbuf_free(&texts);
+  bbuf_free(&offs);
+  if (status) return fail(r, status, why);
+  r->status = 200;
+  bbuf_printf(&r->body, "{\"result\":\"added\",\"added\":%llu,\"committed\":%s}", (unsigned long long)added,
+              commit ? "true" : "false");
+}
+
+static void doc_delete(api_server *s, api_worker *w, const char *raw_id, size_t raw_len, const char *qs,
+                       api_response *r) {
+  if (raw_len > 3 * 1024) return fail(r, 400, "document id longer than 1024 bytes");
+  if (raw_len + 1 > w->idcap) {
+    char *p = realloc(w->idbuf, raw_len + 1);
+    if (!p) return fail(r, 500, "out of memory");
+    w->idbuf = p;
+    w->idcap = raw_len + 1;
+  }
+  long n = url_decode(raw_id, raw_len, w->idbuf, 0);
+  if (n <= 0) return fail(r, 400, "document id: empty or a bad %-escape");
+  if (memchr(w->idbuf, 0, (size_t)n)) return fail(r, 400, "document id contains U+0000");
+  int commit = strstr(qs, "commit=true") != NULL, found = 0;
+  blend_error e = {0};
+  pthread_mutex_lock(&s->write_lock);
+  int rc = writer_ready(s, &e);
+  if (!rc) rc = blend_writer_delete(s->wr, w->idbuf, (size_t)n, &found, &e);
+  if (!rc && found) s->pending++;
+  if (!rc && commit) rc = commit_locked(s, &e);
+  pthread_mutex_unlock(&s->write_lock);
+  if (rc) return fail_err(r, &e);
+  r->status = found ? 200 : 404;
+  jw_raw(&r->body, "{\"_id\":");
+  jw_str(&r->body, w->idbuf, (size_t)n);
+  bbuf_printf(&r->body, ",\"result\":\"%s\",\"committed\":%s}", found ? "deleted" : "not_found",
+              commit ? "true" : "false");
 }
 
 /* ---- routing */
@@ -614,12 +895,35 @@ void api_handle(api_server *s, api_worker *w, const api_request *q, api_response
     fail(r, 413, why);
     goto out;
   }
-  if (write) {
-    fail(r, 501, "read-only: this server serves a committed index; the live index (POST /docs, "
-                 "DELETE /docs/{id}, POST /commit) is not wired into the server yet");
+  if (route == R_STATS || route == R_DOC || route == R_SEARCH) {
+    blend_error e = {0};
+    if (worker_sync(s, w, &e)) {
+      fail_err(r, &e);
+      goto out;
+    }
+  }
+  if (route == R_DOC && write) {
+    doc_delete(s, w, uri + 6, plen - 6, qs, r);
     goto out;
   }
   switch (route) {
+  case R_DOCS:
+    docs_add(s, w, q, qs, r);
+    break;
+  case R_COMMIT: {
+    blend_error e = {0};
+    if (api_commit(s, &e)) fail_err(r, &e);
+    else {
+      snapshot *p = snap_acquire(s);
+      blend_index_stats st;
+      blend_index_stats_get(p->ix, &st);
+      snap_release(p);
+      r->status = 200;
+      bbuf_printf(&r->body, "{\"committed\":true,\"generation\":%llu,\"documents\":%llu}",
+                  (unsigned long long)st.generation, (unsigned long long)st.docs);
+    }
+    break;
+  }
   case R_PAGE:
     r->status = 200;
     r->content_type = "text/html; charset=utf-8";
@@ -630,7 +934,7 @@ void api_handle(api_server *s, api_worker *w, const api_request *q, api_response
     jw_raw(&r->body, "{\"status\":\"ok\"}");
     break;
   case R_STATS:
-    stats(s, r);
+    stats(s, w, r);
     break;
   case R_DOC:
     get_doc(s, w, uri + 6, plen - 6, r);

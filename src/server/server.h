@@ -52,12 +52,27 @@ typedef struct server_config {
 
 typedef struct api_worker api_worker;
 
+/* A committed generation of the index, shared by the workers that search
+** it: refs counts them plus one for being current. A commit opens the new
+** generation and makes it current; each worker moves to it at its next
+** request, and the last one to leave an old snapshot closes it. */
+typedef struct snapshot {
+  blend_index *ix;
+  atomic_int refs;
+} snapshot;
+
 /* Shared state: the index, configuration, workers, counters. */
 typedef struct api_server {
   server_config cfg;
   char key_hash[32];        /* SHA-256 of the API key (compared in constant time) */
   int has_key;
-  blend_index *ix;
+  blend_index *ix;          /* the first snapshot's index (config, fields) */
+  snapshot *cur;            /* newest committed generation (under snap_lock) */
+  pthread_mutex_t snap_lock;
+  /* the one writer (live index), opened on the first write */
+  pthread_mutex_t write_lock;
+  blend_writer *wr;
+  uint64_t pending;         /* writes since the last commit */
   pthread_key_t worker_key; /* this thread's api_worker */
   pthread_mutex_t lock;     /* guards workers */
   api_worker **workers;
@@ -110,6 +125,11 @@ api_response *api_worker_response(api_worker *w);
 void api_handle(api_server *s, api_worker *w, const api_request *req, api_response *resp);
 
 uint64_t api_now_ns(void);
+
+/* Commit pending writes and publish the new generation (the commit
+** interval and shutdown call it). 0 when nothing was pending or all went
+** well; else BLEND_* with err. */
+int api_commit(api_server *s, blend_error *err);
 
 /* http.c: start listening (bind/port from the config) / stop (stop
 ** accepting, let in-flight requests finish up to grace_ms, close). */

@@ -87,7 +87,7 @@ typedef struct tune_config {
 } tune_config;
 
 /* The grid for nlegs legs: every normaliser × {cc over a weight grid (α in
-** steps of 0.05 for two legs, a coarser simplex for more), combsum,
+** steps of 0.05 for two legs, a simplex in steps of 0.1 for three, 0.25 for more), combsum,
 ** combmnz, combmax}, and RRF over k × weights. base supplies
 ** complete_scores, temperature and threshold. Returns the count (configs
 ** malloc'd into *out), 0 on ENOMEM. */

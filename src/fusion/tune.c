@@ -43,7 +43,7 @@ static void label_weights(char *buf, size_t cap, const double *w, uint32_t n) {
 uint32_t tune_grid(uint32_t nlegs, const blend_fusion_options *base, tune_config **out) {
   enum { MAXW = 512 };
   double *w = malloc(MAXW * BLEND_MAX_LEGS * sizeof *w);
-  uint32_t steps = nlegs <= 2 ? 20 : nlegs == 3 ? 5 : 4;
+  uint32_t steps = nlegs <= 2 ? 20 : nlegs == 3 ? 10 : 4;
   uint32_t nw = w ? simplex(nlegs, steps, w, MAXW) : 0;
   uint32_t rrf_steps = nlegs <= 2 ? 10 : steps;
   static const double ks[] = {1, 5, 10, 20, 40, 60, 100, 200};

@@ -17,8 +17,9 @@ function response(status, headers, body)
   if status < 200 or status > 299 then bad = bad + 1 end
 end
 function done(summary, latency, requests)
-  io.write(string.format("wrk-summary requests=%d duration_s=%.2f qps=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f non2xx=%d errors=%d\n",
+  io.write(string.format("wrk-summary requests=%d duration_s=%.2f qps=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f non2xx=%d errors=%d (connect %d read %d write %d timeout %d)\n",
     summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
-    latency.max / 1000, summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+    latency.max / 1000, summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.connect, summary.errors.read, summary.errors.write, summary.errors.timeout))
 end

@@ -169,6 +169,11 @@ int blend_index_open(const char *dir, blend_index **out, blend_error *err) {
   return open_latest(dir, NULL, out, err);
 }
 
+int index_open_newer(const char *dir, const blend_index *old, blend_index **out, blend_error *err) {
+  *out = NULL;
+  return open_latest(dir, old, out, err);
+}
+
 int blend_index_refresh(blend_index **ixp, int *changed, blend_error *err) {
   blend_index *nix = NULL;
   if (changed) *changed = 0;

@@ -118,6 +118,11 @@ int segment_term(const segment *s, uint32_t field, const char *term, size_t len,
 const segment *index_segment_of(const blend_index *ix, uint32_t doc, uint32_t *local, uint32_t *segno);
 /* Field index by name in the index (-1 if absent). */
 int index_field(const blend_index *ix, const char *name);
+/* A new handle on dir's newest generation that shares old's unchanged
+** segments (no re-mapping, no re-checksumming); unlike blend_index_refresh,
+** old stays open for the readers still using it. *out is NULL when the
+** generation has not moved. (The server's snapshots.) */
+int index_open_newer(const char *dir, const blend_index *old, blend_index **out, blend_error *err);
 
 /* ---- postings cursor over one term in one segment (doc ids local) */
 typedef struct pcursor {

@@ -644,8 +644,18 @@ static int commit_locked(api_server *s, blend_error *e) {
   int rc = blend_writer_commit(s->wr, e);
   if (rc) return rc;
   s->pending = 0;
+  /* the new generation shares the current one's unchanged segments: only
+     the new segment is mapped and checksummed (the current snapshot is
+     only read here; its refs keep it open) */
   blend_index *nix;
-  if ((rc = blend_index_open(s->cfg.index_dir, &nix, e))) return rc;
+  pthread_mutex_lock(&s->snap_lock);
+  snapshot *base = s->cur;
+  atomic_fetch_add(&base->refs, 1);
+  pthread_mutex_unlock(&s->snap_lock);
+  rc = index_open_newer(s->cfg.index_dir, base->ix, &nix, e);
+  snap_release(base);
+  if (rc) return rc;
+  if (!nix) return 0; /* nothing new on disk */
   snapshot *p = snap_new(nix);
   if (!p) {
     blend_index_close(nix);

@@ -101,24 +101,31 @@ static void hash_key(const char *k, uint8_t out[32]) {
 int api_server_init(api_server *s, const server_config *cfg, blend_error *err) {
   memset(s, 0, sizeof *s);
   s->cfg = *cfg;
+  /* the writer and every commit reopen the directory: keep our own copy */
+  char *dir = strdup(cfg->index_dir ? cfg->index_dir : "");
+  if (!dir) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
+  s->cfg.index_dir = dir;
   if (cfg->api_key) {
     if (!cfg->api_key[0]) return blend_seterr(err, BLEND_EINVAL, "--api-key must not be empty");
     hash_key(cfg->api_key, (uint8_t *)s->key_hash);
     s->has_key = 1;
     s->cfg.api_key = NULL; /* only the hash is kept */
   }
-  if (pthread_key_create(&s->worker_key, NULL))
+  if (pthread_key_create(&s->worker_key, NULL)) {
+    free(dir);
     return blend_seterr(err, BLEND_ENOMEM, "cannot create a thread key");
+  }
   pthread_mutex_init(&s->lock, NULL);
   pthread_mutex_init(&s->model_lock, NULL);
   pthread_mutex_init(&s->snap_lock, NULL);
   pthread_mutex_init(&s->write_lock, NULL);
-  int rc = blend_index_open(cfg->index_dir, &s->ix, err);
+  int rc = blend_index_open(dir, &s->ix, err);
   if (!rc && !(s->cur = snap_new(s->ix))) {
     blend_index_close(s->ix);
     rc = blend_seterr(err, BLEND_ENOMEM, "out of memory");
   }
   if (rc) {
+    free(dir);
     pthread_key_delete(s->worker_key);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->model_lock);
@@ -147,6 +154,7 @@ void api_server_free(api_server *s) {
   blend_model_close(s->qmodel);
   blend_writer_close(s->wr); /* uncommitted writes are dropped: api_commit first */
   snap_release(s->cur);
+  free((char *)s->cfg.index_dir);
   pthread_key_delete(s->worker_key);
   pthread_mutex_destroy(&s->lock);
   pthread_mutex_destroy(&s->model_lock);

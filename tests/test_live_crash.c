@@ -87,12 +87,29 @@ static int read_state(const char *dir, uint32_t nids, state *st, uint64_t *gen, 
   int rc = 0;
   uint64_t live = 0;
   st->nids = nids;
-  for (uint32_t i = 0; i < nids && !rc; i++) {
-    char id[16];
-    snprintf(id, sizeof id, "d%u", i);
-    uint32_t doc;
-    st->version[i] = 0;
-    if (blend_searcher_find(se, id, strlen(id), &doc, NULL)) continue;
+  memset(st->version, 0, nids * sizeof *st->version);
+  /* walk documents in internal order (stored-field blocks decompress once
+     each); a document is live when its id finds it */
+  for (uint32_t doc = 0; !rc; doc++) {
+    const char *idp;
+    size_t idn;
+    if (blend_searcher_doc_id(se, doc, &idp, &idn, NULL)) break;
+    char id[32];
+    if (idn < 2 || idn > 16 || idp[0] != 'd') {
+      snprintf(why, cap, "doc %u has a foreign id '%.*s'", doc, (int)(idn > 20 ? 20 : idn), idp);
+      rc = -1;
+      break;
+    }
+    memcpy(id, idp, idn);
+    id[idn] = 0;
+    uint32_t found;
+    if (blend_searcher_find(se, id, idn, &found, NULL) || found != doc) continue; /* deleted or replaced */
+    uint32_t i = (uint32_t)strtoul(id + 1, NULL, 10);
+    if (i >= nids) {
+      snprintf(why, cap, "live id %s was never added", id);
+      rc = -1;
+      break;
+    }
     live++;
     const char *t;
     size_t n;
@@ -111,6 +128,10 @@ static int read_state(const char *dir, uint32_t nids, state *st, uint64_t *gen, 
     doc_text(i, v, want, sizeof want);
     if (n != strlen(want) || memcmp(t, want, n)) {
       snprintf(why, cap, "%s: stored text of version %u is damaged", id, v);
+      rc = -1;
+    }
+    if (st->version[i]) {
+      snprintf(why, cap, "%s is live twice", id);
       rc = -1;
     }
     st->version[i] = v;

@@ -58,6 +58,7 @@ static void serve_usage(FILE *f) {
         "  --budget MS          per-request time budget, 503 past it (default 2000)\n"
         "  --commit-interval S  commit pending writes every S seconds (default 1; 0: only\n"
         "                       on POST /commit and at shutdown)\n"
+        "  --int8               encode dense/hybrid query text with int8 linear layers\n"
         "  --rerank-model DIR   cross-encoder for rerank (not wired yet: refused)\n"
         "  -q                   no start/stop lines on stderr\n"
         "  -h, --help           this help\n"
@@ -106,6 +107,7 @@ int cmd_serve(int argc, char **argv) {
       return 0;
     } else if (!strcmp(a, "-q")) quiet = 1;
     else if (!strcmp(a, "--api-key-reads")) cfg.api_key_reads = 1;
+    else if (!strcmp(a, "--int8")) cfg.query_int8 = 1;
     else if (!strcmp(a, "--index")) { NEED(); cfg.index_dir = v; }
     else if (!strcmp(a, "--bind")) { NEED(); cfg.bind = v; }
     else if (!strcmp(a, "--api-key")) { NEED(); cfg.api_key = v; }

@@ -371,6 +371,7 @@ static int query_model(api_server *s, const blend_index *ix, blend_model **m, bl
     blend_model_options o;
     blend_model_options_default(&o);
     o.threads = 1; /* each HTTP worker encodes on its own thread */
+    if (s->cfg.query_int8) o.precision = BLEND_PRECISION_INT8;
     blend_error e = {0};
     if (blend_index_open_query_model(ix, NULL, &o, &s->qmodel, &e) == 0) s->qmodel_state = 1;
     else {

@@ -47,6 +47,7 @@ typedef struct server_config {
   const char *api_key;      /* NULL: no auth */
   int api_key_reads;        /* 1: reads need the key too */
   const char *cors;         /* allowed origin ("*" or one origin), NULL: off */
+  int query_int8;           /* encode dense query text with int8 linear layers */
   server_limits limits;
 } server_config;
 

@@ -1110,3 +1110,143 @@ TEST(reader_process_during_commits_and_merges) {
   CHECK_EQ_INT(ost.docs, 2 * RW_BATCH);
   blend_index_close(old);
 }
+
+/* ------------------------------------------ the vector field through merges */
+
+#define VDIM 8
+#define VDOCS 400
+
+static void vec_of(uint32_t id, uint32_t version, float *v) {
+  uint64_t h = (uint64_t)id * 0x9E3779B97F4A7C15ull + version * 0xD1B54A32D192ED03ull + 1;
+  for (int d = 0; d < VDIM; d++) {
+    h ^= h >> 31;
+    h *= 0xBF58476D1CE4E5B9ull;
+    v[d] = (float)((double)(h >> 40) / (double)(1ull << 24) - 0.5);
+  }
+}
+
+static int add_vec_doc(blend_writer *w, uint32_t i, uint32_t version) {
+  char id[16], text[32];
+  id_of(i, id);
+  snprintf(text, sizeof text, "v%u doc%u", version, i);
+  float v[VDIM];
+  vec_of(i, version, v);
+  blend_field_value f = {"text", text, strlen(text)};
+  blend_doc d = {.id = id, .id_len = strlen(id), .fields = &f, .nfields = 1, .vector = v, .vector_dim = VDIM};
+  blend_error err = {0};
+  int rc = blend_writer_add(w, &d, &err);
+  if (rc) printf("add %s: %s\n", id, err.message);
+  return rc;
+}
+
+/* Exact dense top-k of q: hits are live model documents with their current
+** vector (cosine within float rounding, in order). */
+static void check_dense(blend_searcher *s, const uint32_t *ver, const float *q, const char *when, int exact) {
+  blend_dense_options o;
+  blend_dense_options_default(&o);
+  o.k = 15;
+  o.exact = exact;
+  blend_results r;
+  blend_error err = {0};
+  if (blend_search_vector(s, q, VDIM, &o, &r, &err)) {
+    test_fail(__FILE__, __LINE__, "%s: %s", when, err.message);
+    return;
+  }
+  /* brute force over the model */
+  double best[15];
+  uint32_t bid[15], n = 0;
+  for (uint32_t i = 0; i < VDOCS; i++) {
+    if (!ver[i]) continue;
+    float v[VDIM];
+    vec_of(i, ver[i], v);
+    double dot = 0, nq = 0, nv = 0;
+    for (int d = 0; d < VDIM; d++) {
+      dot += (double)q[d] * v[d];
+      nq += (double)q[d] * q[d];
+      nv += (double)v[d] * v[d];
+    }
+    double c = dot / sqrt(nq * nv);
+    uint32_t j = n < 15 ? n++ : 15;
+    if (j == 15 && !(c > best[14])) continue;
+    if (j == 15) j = 14;
+    while (j > 0 && best[j - 1] < c) {
+      best[j] = best[j - 1];
+      bid[j] = bid[j - 1];
+      j--;
+    }
+    best[j] = c;
+    bid[j] = i;
+  }
+  CHECKF(r.count == n, "%s: %u dense hits, model %u", when, r.count, n);
+  uint32_t same = 0;
+  for (uint32_t h = 0; h < r.count && h < n; h++) {
+    const char *id;
+    size_t len;
+    blend_searcher_doc_id(s, r.hits[h].doc, &id, &len, NULL);
+    uint32_t i = (uint32_t)strtoul(id + 2, NULL, 10);
+    CHECKF(i < VDOCS && ver[i], "%s: dense hit %.*s is not live", when, (int)len, id);
+    if (exact) {
+      CHECKF(fabs(r.hits[h].score - best[h]) < 1e-5, "%s: hit %u score %.7f, model %.7f", when, h,
+             (double)r.hits[h].score, best[h]);
+    }
+    for (uint32_t k = 0; k < n; k++) same += bid[k] == i;
+  }
+  /* HNSW on 400 points: near-perfect recall; exact: the same set */
+  if (exact) CHECKF(same == n, "%s: exact dense set differs (%u of %u)", when, same, n);
+  else CHECKF(same + 2 >= n, "%s: HNSW recall %u of %u", when, same, n);
+}
+
+TEST(vector_field_through_updates_deletes_and_merges) {
+  const char *dir = sub_dir("vectors");
+  blend_index_config cfg;
+  blend_index_config_default(&cfg);
+  blend_vector_config_default(&cfg.vector, VDIM);
+  cfg.vector.threads = 1;
+  blend_error err = {0};
+  blend_writer *w;
+  REQUIRE(blend_writer_open_mode(dir, &cfg, BLEND_WRITE_APPEND, &w, &err) == 0);
+  blend_writer_set_merge(w, 0);
+  static uint32_t ver[VDOCS];
+  memset(ver, 0, sizeof ver);
+  rng_state = 99;
+  uint32_t version = 1;
+  for (int round = 0; round < 6; round++) {
+    for (int k = 0; k < 120; k++) { /* new and updated documents */
+      uint32_t i = rnd_below(VDOCS);
+      ver[i] = version++;
+      REQUIRE(add_vec_doc(w, i, ver[i]) == 0);
+    }
+    for (int k = 0; k < 25; k++) {
+      uint32_t i = rnd_below(VDOCS);
+      char id[16];
+      id_of(i, id);
+      REQUIRE(blend_writer_delete(w, id, strlen(id), NULL, &err) == 0);
+      ver[i] = 0;
+    }
+    REQUIRE(blend_writer_commit(w, &err) == 0);
+  }
+  for (int stage = 0; stage < 2; stage++) {
+    if (stage == 1) REQUIRE(blend_writer_force_merge(w, 1, &err) == 0);
+    blend_index *ix;
+    blend_searcher *s;
+    REQUIRE(blend_index_open(dir, &ix, &err) == 0);
+    REQUIRE(blend_searcher_new(ix, &s, &err) == 0);
+    blend_index_stats st;
+    blend_index_stats_get(ix, &st);
+    uint32_t live = 0;
+    for (uint32_t i = 0; i < VDOCS; i++) live += ver[i] != 0;
+    CHECK_EQ_INT(st.docs, live);
+    if (stage == 1) CHECK(st.segments == 1 && st.deleted == 0);
+    for (uint32_t qn = 0; qn < 12; qn++) {
+      float q[VDIM];
+      vec_of(100000 + qn, 7, q);
+      char when[64];
+      snprintf(when, sizeof when, "%s, query %u", stage ? "merged" : "6 segments", qn);
+      check_dense(s, ver, q, when, 1);
+      check_dense(s, ver, q, when, 0);
+    }
+    blend_searcher_free(s);
+    blend_index_close(ix);
+  }
+  blend_writer_close(w);
+}

@@ -109,6 +109,7 @@ bench:
 	@bench/run.sh
 	@bench/encoder.sh
 	@bench/bench_ann.sh
+	@bench/hybrid.sh
 
 clean:
 	rm -rf build

@@ -34,3 +34,15 @@ if [ ! -d "$root/tests/browser/node_modules/playwright-core" ] && command -v npm
   echo "install-deps: npm ci in tests/browser (playwright-core)" >&2
   (cd "$root/tests/browser" && npm ci --no-audit --no-fund --silent) || echo "install-deps: npm ci failed; the browser test will skip" >&2
 fi
+# Hybrid peers for bench/hybrid.sh (bench only): LanceDB and sqlite-vec from
+# npm, where ../shared/tools/peers/ looks for them.
+if [ "${BLEND_BENCH_DEPS:-0}" = 1 ] && command -v npm >/dev/null 2>&1; then
+  if [ ! -d /tmp/peers/sqlite-vec/node_modules/sqlite-vec-linux-x64 ]; then
+    (mkdir -p /tmp/peers/sqlite-vec && cd /tmp/peers/sqlite-vec && npm init -y >/dev/null &&
+     npm install --no-audit --no-fund --silent sqlite-vec) || echo "install-deps: npm sqlite-vec failed; bench/hybrid.sh skips it" >&2
+  fi
+  if [ ! -d /tmp/peers/lancedb/node_modules/@lancedb ]; then
+    (mkdir -p /tmp/peers/lancedb && cd /tmp/peers/lancedb && npm init -y >/dev/null &&
+     npm install --no-audit --no-fund --silent @lancedb/lancedb apache-arrow@18) || echo "install-deps: npm LanceDB failed; bench/hybrid.sh skips it" >&2
+  fi
+fi

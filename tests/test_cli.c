@@ -180,6 +180,22 @@ TEST(text_directory_input) {
   CHECK(strstr(out, "\"title\":\"Install guide\"") != NULL);
 }
 
+TEST(eval_queries_with_embedded_nul) {
+  const char *bin = test_blend_bin();
+  const char *c = T("nulq-corpus.jsonl"), *ix = T("ix-nulq"), *q = T("nulq.jsonl"), *r = T("nulq.tsv");
+  write_file(c, good, strlen(good));
+  REQUIRE(sh("%s index -q --input %s --index %s", bin, c, ix) == 0);
+  const char qs[] = "{\"_id\": \"q1\", \"text\": \"yellow\\u0000 fruit\"}\n{\"_id\": \"q\\u0000x\", \"text\": \"a\"}\n";
+  write_file(q, qs, strlen(qs));
+  write_file(r, "q1\tb\t1\n", 7);
+  CHECK_EQ_INT(sh("%s eval --index %s --queries %s --qrels %s", bin, ix, q, r), 1);
+  CHECK(strstr(out, "nulq.jsonl:2: query id contains U+0000") != NULL);
+  const char q1[] = "{\"_id\": \"q1\", \"text\": \"yellow\\u0000 fruit\"}\n";
+  write_file(q, q1, strlen(q1));
+  CHECK_EQ_INT(sh("%s eval --index %s --queries %s --qrels %s --metrics recall@10 --json", bin, ix, q, r), 0);
+  CHECK(strstr(out, "\"recall@10\": 1") != NULL); /* the text after the NUL is searched too */
+}
+
 TEST(usage_errors_exit_2) {
   const char *bin = test_blend_bin();
   CHECK_EQ_INT(sh("%s", bin), 2);

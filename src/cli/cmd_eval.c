@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "ingest/vectors.h"
+#include "util/json_nul.h"
 #include "util/util.h"
 
 #define DEFAULT_METRICS "ndcg@10,recall@100,mrr@10,map@100,p@10"
@@ -204,6 +205,16 @@ static int load_queries(const char *path, queries *out) {
     line++;
     while (s < le && (*s == ' ' || *s == '\t' || *s == '\r')) s++;
     if (s == le) continue;
+    /* an escaped U+0000 must not cut the id or the text (util/json_nul.h):
+       dropped from the text, as the encoder's tokenizer does; refused in ids */
+    json_nul nul = {0};
+    if (json_nul_suspect(s, (size_t)(le - s))) {
+      size_t bad;
+      if (json_nul_protect(s, (size_t)(le - s), &nul, &bad)) {
+        rc = cli_fail("%s:%u: a raw NUL byte (or no room to mark U+0000) at byte %zu", path, line, bad + 1);
+        break;
+      }
+    }
     cJSON *j = cJSON_ParseWithLength(s, (size_t)(le - s));
     if (!j || !cJSON_IsObject(j)) {
       cJSON_Delete(j);
@@ -220,7 +231,9 @@ static int load_queries(const char *path, queries *out) {
       snprintf(idbuf, sizeof idbuf, "%.0f", id->valuedouble);
       ids = idbuf;
     }
+    if (nul.active && cJSON_IsString(text)) json_nul_strip(&nul, text->valuestring);
     if (!ids || !*ids) rc = cli_fail("%s:%u: missing or invalid \"_id\"", path, line);
+    else if (nul.active && json_nul_has(&nul, ids)) rc = cli_fail("%s:%u: query id contains U+0000", path, line);
     else if (!cJSON_IsString(text)) rc = cli_fail("%s:%u: missing or invalid \"text\"", path, line);
     else {
       uint32_t v = out->n;

@@ -73,7 +73,7 @@ L.append('')
 L.append('<!-- ann:begin -->')
 L.append(f'Commit `{a.commit}`; CPU {cpu_model()} (2 cores shared with other jobs; load average '
          f'{min(loads):.1f}-{max(loads):.1f} during the runs). Command: `{a.cmd}`.')
-n0 = next((r for r in runs if r.get('n')), {})
+n0 = next((r for r in runs if r.get('M')), next((r for r in runs if r.get('n')), {}))
 L.append(f"Data: {n0.get('n', '?')} x {n0.get('dim', '?')} synthetic embedding-like vectors "
          f"(../shared/tools/peers/gen_ann_vectors.py: 1000-cluster Gaussian mixture in a 64-d latent space, "
          f"projected, anisotropic, noisy, L2-normalised), {n0.get('nq', '?')} fresh queries, exact ground truth; "
@@ -109,15 +109,15 @@ def at95(e):
 L.append('### At recall@10 >= 0.95 (smallest ef of the sweep that reaches it)')
 L.append('')
 ref_h, ref_u = at95('hnswlib') if 'hnswlib' in curves else None, at95('usearch-f16') if 'usearch-f16' in curves else None
-L.append('| engine | ef | recall@10 | QPS | cpu_qps | p50 us | p99 us | x hnswlib | x usearch-f16 |')
+L.append('| engine | ef | recall@10 | QPS | cpu_qps | p50 us | p99 us | x hnswlib (QPS / cpu_qps) | x usearch-f16 (QPS / cpu_qps) |')
 L.append('|---|---|---|---|---|---|---|---|---|')
 for e in engines:
     p = at95(e)
     if not p:
         L.append(f'| {e} | — | not reached | | | | | | |')
         continue
-    xh = '%.2f' % (p['qps'] / ref_h['qps']) if ref_h else ''
-    xu = '%.2f' % (p['qps'] / ref_u['qps']) if ref_u else ''
+    xh = '%.2f / %.2f' % (p['qps'] / ref_h['qps'], p['cpu_qps'] / ref_h['cpu_qps']) if ref_h else ''
+    xu = '%.2f / %.2f' % (p['qps'] / ref_u['qps'], p['cpu_qps'] / ref_u['cpu_qps']) if ref_u else ''
     L.append(f"| {e} | {p['ef']} | {p['recall']:.4f} | {p['qps']:.0f} | {p['cpu_qps']:.0f} | {p['p50']:.0f} | {p['p99']:.0f} | {xh} | {xu} |")
 L.append('')
 L.append('### Build time and memory')

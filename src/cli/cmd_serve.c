@@ -22,7 +22,8 @@ static void serve_usage(FILE *f) {
         "generation; one writer adds, replaces and deletes documents, and a\n"
         "commit every --commit-interval seconds (and at shutdown) makes them\n"
         "searchable. A write is durable once committed (POST /commit, or\n"
-        "?commit=true on the write itself).\n"
+        "?commit=true on the write itself). Documents written without a\n"
+        "\"vector\" are encoded by the model that made the index's vectors.\n"
         "\n"
         "endpoints:\n"
         "  GET  /                     web page (query and knobs in the URL)\n"
@@ -37,7 +38,8 @@ static void serve_usage(FILE *f) {
         "  q, mode (lexical | dense | hybrid), k, offset, fields (flat | multi),\n"
         "  field_weights (JSON object), k1, b, algorithm, filter (repeatable),\n"
         "  explain, highlight, highlight_field, highlight_size, source, vector,\n"
-        "  ef, exact; hybrid: norm, fusion, alpha, rrf_k, depth\n"
+        "  ef, exact; hybrid: norm, fusion, alpha, rrf_k, depth; rerank, rerank_depth,\n"
+        "  rerank_field (with --rerank-model)\n"
         "\n"
         "options:\n"
         "  --index DIR          index directory (required)\n"
@@ -58,8 +60,10 @@ static void serve_usage(FILE *f) {
         "  --budget MS          per-request time budget, 503 past it (default 2000)\n"
         "  --commit-interval S  commit pending writes every S seconds (default 1; 0: only\n"
         "                       on POST /commit and at shutdown)\n"
-        "  --int8               encode dense/hybrid query text with int8 linear layers\n"
-        "  --rerank-model DIR   cross-encoder for rerank (not wired yet: refused)\n"
+        "  --int8               encode query text (dense/hybrid) and new documents with\n"
+        "                       int8 linear layers\n"
+        "  --rerank-model DIR   cross-encoder for \"rerank\": true (loaded at start, shared\n"
+        "                       by the workers; rerank_depth default 20, at most 100)\n"
         "  -q                   no start/stop lines on stderr\n"
         "  -h, --help           this help\n"
         "\n"
@@ -112,11 +116,8 @@ int cmd_serve(int argc, char **argv) {
     else if (!strcmp(a, "--bind")) { NEED(); cfg.bind = v; }
     else if (!strcmp(a, "--api-key")) { NEED(); cfg.api_key = v; }
     else if (!strcmp(a, "--cors")) { NEED(); cfg.cors = v; }
-    else if (!strcmp(a, "--rerank-model")) {
-      NEED();
-      fprintf(stderr, "blend serve: --rerank-model: reranking is not wired into the server yet\n");
-      return 2;
-    } else if (!strcmp(a, "--port")) { NEED(); if (num(a, v, 0, 65535, &x)) return 2; cfg.port = (uint16_t)x; }
+    else if (!strcmp(a, "--rerank-model")) { NEED(); cfg.rerank_model = v; }
+    else if (!strcmp(a, "--port")) { NEED(); if (num(a, v, 0, 65535, &x)) return 2; cfg.port = (uint16_t)x; }
     else if (!strcmp(a, "--threads")) { NEED(); if (num(a, v, 1, 1024, &x)) return 2; cfg.threads = (int)x; }
     else if (!strcmp(a, "--max-body")) { NEED(); if (num(a, v, 1, 1L << 30, &x)) return 2; cfg.limits.max_body = (size_t)x; }
     else if (!strcmp(a, "--max-query")) { NEED(); if (num(a, v, 1, 1L << 20, &x)) return 2; cfg.limits.max_query = (size_t)x; }
@@ -161,6 +162,8 @@ int cmd_serve(int argc, char **argv) {
   }
   blend_index_stats st;
   blend_index_stats_get(srv.ix, &st);
+  if (!quiet && srv.dmodel_err[0])
+    fprintf(stderr, "blend serve: warning: %s (POST /docs needs a \"vector\" per document)\n", srv.dmodel_err);
   if (!quiet) {
     fprintf(stderr,
             "blend serve: listening on http://%s%s%s:%u/ (index %s: %llu documents; %d threads%s%s)\n",

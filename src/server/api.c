@@ -27,6 +27,7 @@
 
 #include "index/index.h"
 #include "ingest/ingest.h"
+#include "rerank/rerank.h"
 #include "server/json_w.h"
 #include "server/request.h"
 #include "server/server.h"
@@ -60,6 +61,7 @@ void server_limits_default(server_limits *l) {
   l->idle_timeout_s = 10;
   l->body_timeout_ms = 10000;
   l->budget_ms = 2000;
+  l->max_rerank_depth = 100;
 }
 
 uint64_t api_now_ns(void) {
@@ -98,6 +100,34 @@ static void hash_key(const char *k, uint8_t out[32]) {
   sha256_final(&c, out);
 }
 
+/* The models, once at start: the cross-encoder (an error stops the start:
+** the operator asked for it) and the index's own bi-encoder for documents
+** written without a vector (a failure only refuses such documents, with
+** the reason: reads and writes with vectors still work). */
+static int open_models(api_server *s, const server_config *cfg, blend_error *err) {
+  blend_model_options o;
+  blend_model_options_default(&o);
+  o.threads = cfg->threads > 0 ? cfg->threads : 0;
+  if (cfg->rerank_model) {
+    blend_error e = {0};
+    int rc = blend_model_open(cfg->rerank_model, &o, &s->rmodel, &e);
+    if (rc) return blend_seterr(err, rc, "--rerank-model %s: %s", cfg->rerank_model, e.message);
+    if (!blend_model_is_cross_encoder(s->rmodel))
+      return blend_seterr(err, BLEND_EINVAL, "--rerank-model %s: a bi-encoder, not a cross-encoder",
+                          cfg->rerank_model);
+    const char *base = strrchr(cfg->rerank_model, '/');
+    snprintf(s->rmodel_name, sizeof s->rmodel_name, "%s", base && base[1] ? base + 1 : cfg->rerank_model);
+  }
+  if (blend_index_vector_config(s->ix, &s->vc, NULL) == BLEND_OK && s->vc.model_sha256[0]) {
+    if (cfg->query_int8) o.precision = BLEND_PRECISION_INT8;
+    blend_error e = {0};
+    if (blend_index_open_query_model(s->ix, NULL, &o, &s->dmodel, &e))
+      snprintf(s->dmodel_err, sizeof s->dmodel_err, "the index's vectors were made by %s, which cannot encode new documents: %s",
+               s->vc.model_dir, e.message);
+  }
+  return BLEND_OK;
+}
+
 int api_server_init(api_server *s, const server_config *cfg, blend_error *err) {
   memset(s, 0, sizeof *s);
   s->cfg = *cfg;
@@ -120,11 +150,13 @@ int api_server_init(api_server *s, const server_config *cfg, blend_error *err) {
   pthread_mutex_init(&s->snap_lock, NULL);
   pthread_mutex_init(&s->write_lock, NULL);
   int rc = blend_index_open(dir, &s->ix, err);
-  if (!rc && !(s->cur = snap_new(s->ix))) {
-    blend_index_close(s->ix);
-    rc = blend_seterr(err, BLEND_ENOMEM, "out of memory");
-  }
+  if (!rc && !(s->cur = snap_new(s->ix))) rc = blend_seterr(err, BLEND_ENOMEM, "out of memory");
+  if (!rc) rc = open_models(s, cfg, err);
   if (rc) {
+    blend_model_close(s->rmodel);
+    blend_model_close(s->dmodel);
+    if (s->cur) snap_release(s->cur);
+    else if (s->ix) blend_index_close(s->ix);
     free(dir);
     pthread_key_delete(s->worker_key);
     pthread_mutex_destroy(&s->lock);
@@ -153,6 +185,8 @@ void api_server_free(api_server *s) {
   free(s->workers);
   blend_model_close(s->qmodel);
   blend_writer_close(s->wr); /* uncommitted writes are dropped: api_commit first */
+  blend_model_close(s->dmodel); /* after the writer, which borrows it */
+  blend_model_close(s->rmodel);
   snap_release(s->cur);
   free((char *)s->cfg.index_dir);
   pthread_key_delete(s->worker_key);
@@ -358,7 +392,12 @@ static void stats(api_server *s, api_worker *w, api_response *r) {
   unsigned long long pending = s->pending;
   pthread_mutex_unlock(&s->write_lock);
   bbuf_printf(b, ",\"pending_writes\":%llu,\"server\":{", pending);
-  bbuf_printf(b, "\"threads\":%d,\"requests\":%llu,\"errors\":%llu}}",
+  jw_raw(b, "\"rerank_model\":");
+  if (s->rmodel) jw_cstr(b, s->rmodel_name);
+  else jw_raw(b, "null");
+  jw_raw(b, ",\"encodes_documents\":");
+  jw_raw(b, s->dmodel ? "true" : "false");
+  bbuf_printf(b, ",\"threads\":%d,\"requests\":%llu,\"errors\":%llu}}",
               s->cfg.threads, (unsigned long long)atomic_load(&s->requests),
               (unsigned long long)atomic_load(&s->errors));
 }
@@ -386,16 +425,36 @@ static int query_model(api_server *s, const blend_index *ix, blend_model **m, bl
   return BLEND_OK;
 }
 
+static const char *rerank_field(const search_req *q) { return q->rerank_field[0] ? q->rerank_field : "text"; }
+
+/* "rerank":{...} of a reranked hit's _explanation: the cross-encoder's
+** logit and where the first stage had put the hit. */
+static void put_rerank(api_server *s, const search_req *q, double logit, double first, uint32_t first_rank,
+                       bbuf *b) {
+  jw_raw(b, "\"rerank\":{\"model\":");
+  jw_cstr(b, s->rmodel_name);
+  jw_raw(b, ",\"field\":");
+  jw_cstr(b, rerank_field(q));
+  jw_raw(b, ",\"value\":");
+  jw_num(b, logit);
+  jw_raw(b, ",\"first_stage_score\":");
+  jw_num(b, first);
+  bbuf_printf(b, ",\"first_stage_rank\":%u}", first_rank);
+}
+
+/* One lexical or dense hit; rr: its rerank logit (the hit's _score), or
+** NULL when it was not reranked. rank: its first-stage rank. */
 static void put_hit(api_server *s, api_worker *w, const search_req *q, const blend_hit *h, uint32_t rank,
-                    const char *leg, bbuf *b) {
+                    const char *leg, const float *rr, bbuf *b) {
   const char *id;
   size_t idn;
   blend_error e;
+  double score = rr ? (double)*rr : h->score;
   jw_raw(b, "{\"_id\":");
   if (blend_searcher_doc_id(w->s, h->doc, &id, &idn, &e) == 0) jw_str(b, id, idn);
   else jw_raw(b, "null");
   jw_raw(b, ",\"_score\":");
-  jw_num(b, h->score);
+  jw_num(b, score);
   if (q->source) {
     jw_raw(b, ",\"_source\":");
     put_source(s, w, h->doc, b);
@@ -410,12 +469,21 @@ static void put_hit(api_server *s, api_worker *w, const search_req *q, const ble
       jw_raw(b, "]}");
     }
   }
-  if (q->explain) {
-    /* one leg today (lexical or dense): raw = normalised = contribution */
+  if (!q->explain && rr) {
     jw_raw(b, ",\"_explanation\":{\"value\":");
-    jw_num(b, h->score);
+    jw_num(b, score);
+    jw_raw(b, ",\"description\":\"cross-encoder rerank\",");
+    put_rerank(s, q, *rr, h->score, rank, b);
+    jw_raw(b, "}");
+  } else if (q->explain) {
+    /* one leg (lexical or dense): raw = normalised = contribution */
+    jw_raw(b, ",\"_explanation\":{\"value\":");
+    jw_num(b, score);
     jw_raw(b, ",\"description\":");
-    jw_cstr(b, leg);
+    if (rr) {
+      bbuf_printf(b, "\"cross-encoder rerank of %s\",", leg);
+      put_rerank(s, q, *rr, h->score, rank, b);
+    } else jw_cstr(b, leg);
     jw_raw(b, ",\"legs\":[{\"leg\":");
     jw_cstr(b, leg);
     bbuf_printf(b, ",\"rank\":%u,\"raw\":", rank);
@@ -501,6 +569,11 @@ static void hybrid(api_server *s, api_worker *w, const api_request *rq, const se
       } else if (!hq.query_model && query_model(s, w->ix, &hq.query_model, &e)) return fail_err(r, &e);
     }
   }
+  if (q->rerank) {
+    hq.rerank_model = s->rmodel;
+    hq.rerank_depth = q->rerank_depth ? q->rerank_depth : 20;
+    hq.rerank_field = rerank_field(q);
+  }
   if (blend_fusion_options_check(&hq.fusion, hq.nlegs, &e)) return fail(r, 400, e.message);
   blend_hybrid_results res;
   if (blend_hybrid_search(w->h, &hq, &res, &e)) return fail_err(r, &e);
@@ -516,11 +589,23 @@ static void hybrid(api_server *s, api_worker *w, const api_request *rq, const se
     jw_raw(hb, ",\"_score\":");
     jw_num(hb, h->score);
     if (h->doc != UINT32_MAX) put_doc_parts(s, w, sr, q, h->doc, hb);
-    if (q->explain) {
+    int reranked = q->rerank && !isnan(h->rerank);
+    if (!q->explain && reranked) {
       jw_raw(hb, ",\"_explanation\":{\"value\":");
       jw_num(hb, h->score);
-      bbuf_printf(hb, ",\"description\":\"%s + %s\",\"fused\":", blend_norm_name(hq.fusion.norm),
-                  blend_fusion_name(hq.fusion.fusion));
+      jw_raw(hb, ",\"description\":\"cross-encoder rerank\",");
+      put_rerank(s, q, h->rerank, h->fused, h->fused_rank, hb);
+      jw_raw(hb, "}");
+    } else if (q->explain) {
+      jw_raw(hb, ",\"_explanation\":{\"value\":");
+      jw_num(hb, h->score);
+      bbuf_printf(hb, ",\"description\":\"%s%s + %s\",", reranked ? "cross-encoder rerank of " : "",
+                  blend_norm_name(hq.fusion.norm), blend_fusion_name(hq.fusion.fusion));
+      if (reranked) {
+        put_rerank(s, q, h->rerank, h->fused, h->fused_rank, hb);
+        bbuf_putc(hb, ',');
+      }
+      jw_raw(hb, "\"fused\":");
       jw_num(hb, h->fused);
       bbuf_printf(hb, ",\"fused_rank\":%u,\"legs\":[", h->fused_rank);
       for (uint32_t l = 0; l < res.nlegs; l++) {
@@ -571,7 +656,24 @@ static void search(api_server *s, api_worker *w, const api_request *rq, const se
         return fail(r, 400, e.message);
       }
   }
+  if (q->rerank) {
+    if (!s->rmodel) {
+      blend_filter_free(filter);
+      return fail(r, 400, "\"rerank\": this server has no cross-encoder (start it with --rerank-model DIR)");
+    }
+    uint32_t f = 1;
+    while (f < w->ix->nfields && strcmp(w->ix->field_names[f], rerank_field(q))) f++;
+    if (f == w->ix->nfields) {
+      blend_filter_free(filter);
+      char why[128];
+      snprintf(why, sizeof why, "field \"rerank_field\": the index has no stored field \"%s\"", rerank_field(q));
+      return fail(r, 400, why);
+    }
+  }
   uint32_t want = q->k + q->offset;
+  /* rerank: the first stage retrieves at least rerank_depth hits */
+  uint32_t depth = q->rerank ? (q->rerank_depth ? q->rerank_depth : 20) : 0;
+  uint32_t fetch = want > depth ? want : depth;
   blend_results res;
   int rc;
   const char *leg;
@@ -583,7 +685,7 @@ static void search(api_server *s, api_worker *w, const api_request *rq, const se
     leg = "dense";
     blend_dense_options o;
     blend_dense_options_default(&o);
-    o.k = want;
+    o.k = fetch;
     o.ef = q->ef;
     o.exact = q->exact;
     o.filter = filter;
@@ -605,7 +707,7 @@ static void search(api_server *s, api_worker *w, const api_request *rq, const se
   } else {
     leg = "bm25";
     blend_search_options o = q->opts;
-    o.k = want;
+    o.k = fetch;
     o.explain = q->explain;
     o.filter = filter;
     rc = blend_search(w->s, q->q, &o, &res, &e);
@@ -613,25 +715,67 @@ static void search(api_server *s, api_worker *w, const api_request *rq, const se
   blend_filter_free(filter);
   if (rc) return fail_err(r, &e);
   if (over_budget(s, rq)) return fail(r, 503, "time budget exceeded (search)");
+  /* rerank: the top `depth` hits, reordered by the cross-encoder's logit
+     (ties keep the first-stage order); the rest follow in their order */
+  uint32_t nr = q->rerank ? (depth < res.count ? depth : res.count) : 0;
+  uint32_t *order = NULL;
+  float *logit = NULL;
+  if (nr) {
+    order = malloc(nr * sizeof *order);
+    logit = malloc(nr * sizeof *logit);
+    uint32_t *docs = malloc(nr * sizeof *docs);
+    rc = order && logit && docs ? 0 : blend_seterr(&e, BLEND_ENOMEM, "out of memory");
+    for (uint32_t i = 0; !rc && i < nr; i++) docs[i] = res.hits[i].doc, order[i] = i;
+    if (!rc) rc = rerank_docs(s->rmodel, w->s, q->q, rerank_field(q), docs, nr, logit, &e);
+    free(docs);
+    for (uint32_t i = 1; !rc && i < nr; i++) { /* stable insertion sort: nr <= max_rerank_depth */
+      uint32_t x = order[i], j = i;
+      while (j > 0 && logit[order[j - 1]] < logit[x]) order[j] = order[j - 1], j--;
+      order[j] = x;
+    }
+    if (rc) {
+      free(order);
+      free(logit);
+      return fail_err(r, &e);
+    }
+    if (over_budget(s, rq)) {
+      free(order);
+      free(logit);
+      return fail(r, 503, "time budget exceeded (rerank)");
+    }
+  }
+  uint32_t end = res.count < want ? res.count : want;
+  double max_score = 0;
+  for (uint32_t p = 0; p < res.count; p++) {
+    double v = p < nr ? logit[p] : res.hits[p].score;
+    if (p == 0 || v > max_score) max_score = v;
+  }
   /* hits first, so took covers building them */
   bbuf *hb = &w->hits;
   hb->len = 0;
-  for (uint32_t i = q->offset; i < res.count; i++) {
+  for (uint32_t i = q->offset; i < end; i++) {
+    uint32_t at = i < nr ? order[i] : i;
     if (i > q->offset) bbuf_putc(hb, ',');
-    put_hit(s, w, q, &res.hits[i], i + 1, leg, hb);
-    if ((i & 7) == 7 && over_budget(s, rq)) return fail(r, 503, "time budget exceeded (building hits)");
+    put_hit(s, w, q, &res.hits[at], at + 1, leg, i < nr ? &logit[at] : NULL, hb);
+    if ((i & 7) == 7 && over_budget(s, rq)) {
+      free(order);
+      free(logit);
+      return fail(r, 503, "time budget exceeded (building hits)");
+    }
   }
+  free(order);
+  free(logit);
   bbuf *b = &r->body;
   r->status = 200;
   r->content_type = JSON;
   bbuf_printf(b, "{\"took\":%llu,\"timed_out\":false,\"mode\":",
               (unsigned long long)((api_now_ns() - rq->start_ns) / 1000000));
   jw_cstr(b, q->mode == MODE_DENSE ? "dense" : "lexical");
-  int exact_total = q->mode == MODE_LEXICAL && (q->opts.algorithm == BLEND_TOPK_EXHAUSTIVE || res.count < want);
+  int exact_total = q->mode == MODE_LEXICAL && (q->opts.algorithm == BLEND_TOPK_EXHAUSTIVE || res.count < fetch);
   bbuf_printf(b, ",\"hits\":{\"total\":{\"value\":%llu,\"relation\":\"%s\"},\"max_score\":",
               (unsigned long long)(q->mode == MODE_LEXICAL ? res.matched : res.count),
               exact_total ? "eq" : "gte");
-  if (res.count) jw_num(b, res.hits[0].score);
+  if (res.count) jw_num(b, max_score);
   else jw_raw(b, "null");
   jw_raw(b, ",\"hits\":[");
   bbuf_append(b, hb->data ? (const char *)hb->data : "", hb->len);
@@ -644,7 +788,16 @@ static int writer_ready(api_server *s, blend_error *e) {
   if (s->wr) return 0;
   blend_index_config cfg;
   blend_index_config_default(&cfg); /* append mode keeps the index's own config */
-  return blend_writer_open_mode(s->cfg.index_dir, &cfg, BLEND_WRITE_APPEND, &s->wr, e);
+  int rc = blend_writer_open_mode(s->cfg.index_dir, &cfg, BLEND_WRITE_APPEND, &s->wr, e);
+  /* documents without a vector are encoded by the index's model, as
+     `blend index --append` does */
+  if (!rc && s->dmodel &&
+      (rc = blend_writer_set_model(s->wr, s->dmodel, s->vc.model_dir, s->vc.text_fields, s->vc.doc_prefix,
+                                   s->vc.query_prefix, e))) {
+    blend_writer_close(s->wr);
+    s->wr = NULL;
+  }
+  return rc;
 }
 
 /* under write_lock */
@@ -787,6 +940,11 @@ static void docs_add(api_server *s, api_worker *w, const api_request *q, const c
       rc = blend_seterr(&e, BLEND_EINVAL, "\"vector\" given, but the index has no vector field");
     if (!rc && vdim && dims[d] && dims[d] != vdim)
       rc = blend_seterr(&e, BLEND_EINVAL, "\"vector\" has %u values, the index's vectors have %u", dims[d], vdim);
+    if (!rc && vdim && !dims[d] && !s->dmodel)
+      rc = s->dmodel_err[0] ? blend_seterr(&e, BLEND_EINVAL, "no \"vector\", and %s", s->dmodel_err)
+                            : blend_seterr(&e, BLEND_EINVAL,
+                                           "no \"vector\" (the index's %u-d vectors were given, not made by a model: send them)",
+                                           vdim);
     if (rc) {
       status = 400;
       snprintf(why, sizeof why, "document %zu: %s", d + 1, e.message);

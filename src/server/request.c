@@ -177,6 +177,15 @@ static int set_option(search_req *r, req_scratch *sc, const char *name, const ch
     if ((rc = parse_uint(name, v, 10000, &r->ef, err))) return rc;
   } else if (!strcmp(name, "exact")) {
     if ((rc = parse_bool(name, v, &r->exact, err))) return rc;
+  } else if (!strcmp(name, "rerank")) {
+    if ((rc = parse_bool(name, v, &r->rerank, err))) return rc;
+  } else if (!strcmp(name, "rerank_depth")) {
+    if ((rc = parse_uint(name, v, lim->max_rerank_depth, &u, err))) return rc;
+    if (u == 0) return bad(err, name, "must be at least 1");
+    r->rerank_depth = u;
+  } else if (!strcmp(name, "rerank_field")) {
+    if (vlen == 0 || vlen >= sizeof r->rerank_field || memchr(v, 0, vlen)) return bad(err, name, "not a field name");
+    memcpy(r->rerank_field, v, vlen + 1);
   } else if (!strcmp(name, "filter")) {
     if (r->nfilters == REQ_MAX_FILTERS)
       return blend_seterr(err, BLEND_EINVAL, "field \"filter\": more than %d conditions", REQ_MAX_FILTERS);
@@ -215,6 +224,12 @@ static int finish(search_req *r, req_scratch *sc, const server_limits *lim, blen
     return blend_seterr(err, BLEND_EINVAL, "mode dense needs \"q\" (encoded by the index's model) or \"vector\"");
   if (r->mode == MODE_HYBRID && !r->q)
     return blend_seterr(err, BLEND_EINVAL, "field \"q\": required for mode hybrid");
+  if ((r->rerank_depth || r->rerank_field[0]) && !r->rerank)
+    return blend_seterr(err, BLEND_EINVAL, "field \"%s\": only with \"rerank\": true",
+                        r->rerank_depth ? "rerank_depth" : "rerank_field");
+  if (r->rerank && !r->q)
+    return blend_seterr(err, BLEND_EINVAL,
+                        "field \"rerank\": needs \"q\" (the cross-encoder scores the query text against each hit)");
   if (r->alpha >= 0 && r->mode != MODE_HYBRID)
     return blend_seterr(err, BLEND_EINVAL, "field \"alpha\": only with mode hybrid");
   return BLEND_OK;
@@ -355,9 +370,9 @@ int search_req_json(const char *body, size_t len, const server_limits *lim, req_
         int numeric = !strcmp(name, "k") || !strcmp(name, "size") || !strcmp(name, "offset") ||
                       !strcmp(name, "from") || !strcmp(name, "k1") || !strcmp(name, "b") ||
                       !strcmp(name, "alpha") || !strcmp(name, "rrf_k") || !strcmp(name, "depth") ||
-                      !strcmp(name, "ef");
+                      !strcmp(name, "ef") || !strcmp(name, "rerank_depth");
         int boolean = !strcmp(name, "explain") || !strcmp(name, "highlight") || !strcmp(name, "source") ||
-                      !strcmp(name, "exact");
+                      !strcmp(name, "exact") || !strcmp(name, "rerank");
         if (numeric && !cJSON_IsNumber(c)) rc = bad(err, name, "must be a number");
         else if (boolean && !cJSON_IsBool(c)) rc = bad(err, name, "must be true or false");
         else if (!numeric && !boolean && !cJSON_IsString(c) && strcmp(name, "filter"))

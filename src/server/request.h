@@ -35,6 +35,11 @@ typedef struct search_req {
   int exact;                /* dense: exact scan */
   const char *filters[REQ_MAX_FILTERS];
   uint32_t nfilters;
+  /* cross-encoder rerank of the top rerank_depth first-stage hits over
+     the stored field rerank_field (needs the server's --rerank-model) */
+  int rerank;
+  uint32_t rerank_depth;    /* 0: not given (20) */
+  char rerank_field[32];    /* "": not given ("text") */
 } search_req;
 
 /* Scratch the parsed request points into (one per worker, reused). */

@@ -35,6 +35,7 @@ typedef struct server_limits {
   uint32_t idle_timeout_s;  /* an idle connection is closed, default 10 */
   uint32_t body_timeout_ms; /* a request body must arrive within this, default 10000 */
   uint32_t budget_ms;       /* per-request time budget (503 past it), default 2000 */
+  uint32_t max_rerank_depth;/* rerank_depth (400), default 100 */
 } server_limits;
 
 void server_limits_default(server_limits *l);
@@ -47,7 +48,8 @@ typedef struct server_config {
   const char *api_key;      /* NULL: no auth */
   int api_key_reads;        /* 1: reads need the key too */
   const char *cors;         /* allowed origin ("*" or one origin), NULL: off */
-  int query_int8;           /* encode dense query text with int8 linear layers */
+  int query_int8;           /* encode dense query text (and new documents) with int8 linear layers */
+  const char *rerank_model; /* cross-encoder directory for "rerank": true, or NULL */
   server_limits limits;
 } server_config;
 
@@ -87,6 +89,15 @@ typedef struct api_server {
   blend_model *qmodel;
   int qmodel_state;         /* 0 not tried, 1 open, -1 failed (qmodel_err) */
   char qmodel_err[BLEND_ERROR_MAX];
+  /* the cross-encoder (--rerank-model), opened at start, shared */
+  blend_model *rmodel;
+  char rmodel_name[256];
+  /* the bi-encoder that encodes documents written without a "vector"
+     when the index's vectors were made by a model (opened at start,
+     checked by SHA-256; given to the writer) */
+  blend_model *dmodel;
+  char dmodel_err[BLEND_ERROR_MAX]; /* why it could not be opened ("" if no model) */
+  blend_vector_config vc;   /* the index's vector field (model dir, fields, prefixes) */
   void *daemon;             /* struct MHD_Daemon * */
   uint16_t bound_port;
 } api_server;

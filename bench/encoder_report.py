@@ -13,8 +13,15 @@ import statistics
 import sys
 
 BEGIN, END = "<!-- encoder:begin -->", "<!-- encoder:end -->"
-NAMES = {"blend-f32": "blend f32", "blend-int8": "blend int8", "torch": "PyTorch f32"}
-GOALS = {"blend-f32": 2.0, "blend-int8": 4.0}  # × PyTorch f32 sentences/s
+NAMES = {"blend-f32": "blend f32", "blend-int8": "blend int8", "blend-bf16": "blend bf16",
+         "torch": "PyTorch f32", "torch-int8": "PyTorch int8 (dynamic)",
+         "ort-f32": "ONNX Runtime f32", "ort-int8": "ONNX Runtime int8 (dynamic)"}
+ORDER = ("blend-f32", "blend-bf16", "blend-int8", "torch", "torch-int8", "ort-f32", "ort-int8")
+GOALS = {"blend-f32": 2.0, "blend-int8": 4.0}  # × PyTorch f32 sentences/s (issue 7)
+# issue 10, on a CPU without AMX: int8 >= 1.3x ONNX Runtime int8; f32 and bf16 reported vs ORT f32
+ORT_PEER = {"blend-f32": "ort-f32", "blend-bf16": "ort-f32", "blend-int8": "ort-int8"}
+ORT_GOALS = {"blend-int8": 1.3}
+UNIT = {"blend-int8": "int8", "torch-int8": "int8", "ort-int8": "int8", "blend-bf16": "bf16"}
 
 
 def med(v):
@@ -45,10 +52,15 @@ def build(lines, command):
     meta = next((d for d in lines if d.get("phase") == "meta"), {})
     end = next((d for d in lines if d.get("phase") == "meta_end"), {})
     peak = next((d for d in lines if d.get("phase") == "peak"), {})
-    fid = next((d for d in lines if d.get("phase") == "fidelity"), None)
+    fids = {d.get("precision", "int8"): d for d in lines if d.get("phase") == "fidelity"}
+    fid = fids.get("int8")
+    reranks = [d for d in lines if d.get("phase") == "rerank"]
+    reranks_ort = [d for d in lines if d.get("phase") == "rerank_ort"]
     extra = {d["data"]["threads"]: d["data"] for d in lines if d.get("phase") == "torch_extra"}
     passes = [d for d in lines if d.get("phase") == "pass"]
     pf, pv = peak.get("f32_gflops_core") or 0, peak.get("int8_gops_core") or 0
+    pb = peak.get("bf16_gflops_core") or 0
+    peaks = {"f32": pf, "int8": pv, "bf16": pb}
 
     agg = {}  # (engine, threads) -> lists
     for p in passes:
@@ -80,16 +92,18 @@ def build(lines, command):
             a["load"] = [extra[t]["load_s"]]
 
     threads = sorted({t for _, t in agg})
-    engines = [e for e in ("blend-f32", "blend-int8", "torch") if any(k[0] == e for k in agg)]
+    engines = [e for e in ORDER if any(k[0] == e for k in agg)]
     lavg = [x for a in agg.values() for x in a["loadavg"]]
     o = []
-    o.append("## Encoder: blend's BERT encoder vs PyTorch (MiniLM-L6 shape, batch 32, max_length 128)")
+    o.append("## Encoder: blend's BERT encoder vs PyTorch and ONNX Runtime (MiniLM-L6 shape, batch 32, max_length 128)")
     o.append("")
     o.append(f"- Date: {meta.get('date', '?')}; blend {meta.get('blend_rev', '?')}; {meta.get('cc', '')}")
     o.append(f"- Machine: {meta.get('cpu', '?')}, {meta.get('cores', '?')} cores (shared with other jobs), "
              f"{meta.get('kernel', '')}; load average (1/5/15 min) {meta.get('load', '?')} at start, "
              f"{end.get('load', '?')} at end; measured peak per core: f32 FMA {fmt(pf)} GFLOP/s, "
-             f"int8 vpdpbusd {fmt(pv)} GOP/s (`bench_gemm`)")
+             f"int8 vpdpbusd {fmt(pv)} GOP/s, bf16 vdpbf16ps {fmt(pb)} GFLOP/s (`bench_gemm`); no AMX")
+    if peak.get("doctor"):
+        o.append(f"- Kernels chosen at load (`blend doctor`): {peak['doctor'].replace(';', '; ').strip('; ')}")
     tv = next(iter(extra.values()), {})
     if tv:
         blas = ", ".join(sorted({"/".join(b.split("/")[-2:]) for b in tv.get("blas", [])
@@ -109,12 +123,18 @@ def build(lines, command):
              "once (one timed pass each, order rotated per round), so the engines share the machine's "
              "noise; figures are medians over the rounds"
              + (f"; 1-min load average at the passes {min(lavg):.2f}–{max(lavg):.2f}" if lavg else ""))
-    o.append(f"- Command: `{command}`; per engine: `{meta.get('blend_cmd', '?')}` and "
-             f"`{meta.get('torch_cmd', '?')}`")
+    o.append(f"- Command: `{command}`; per engine: `{meta.get('blend_cmd', '?')}`, "
+             f"`{meta.get('torch_cmd', '?')}`, `{meta.get('torch8_cmd', '?')}` and "
+             f"`{meta.get('ort_cmd', '?')}` (ONNX Runtime {next((a.get('ort') for p in passes for a in [p['data']] if a.get('ort')), '?')}, "
+             "onnxruntime-node, graph optimisation 'all', intraOpNumThreads = threads, fed the token ids "
+             "`reference_bert.py bench` times, padded per batch; int8 = `ort_export.py quantize`, "
+             "quantize_dynamic's defaults)")
     o.append("")
-    o.append("| threads | engine | sentences/s median (min–max) | × PyTorch | sentences per CPU-s | "
-             "× PyTorch (CPU-s) | useful GFLOP/s | % of f32 peak | % of peak per CPU-s |")
-    o.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    o.append("| threads | engine | sentences/s median (min–max) | × PyTorch f32 | × ONNX Runtime | "
+             "sentences per CPU-s | × PyTorch (CPU-s) | × ONNX Runtime (CPU-s) | useful GFLOP/s | "
+             "% of peak (unit) | % of peak per CPU-s |")
+    o.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    oratios = {}
     ratios = {}
     for t in threads:
         tr = agg.get(("torch", t))
@@ -128,24 +148,30 @@ def build(lines, command):
             xc = c / tr_cpu if tr_cpu and c and e != "torch" else None
             if x:
                 ratios[(e, t)] = (x, xc)
+            orr = agg.get((ORT_PEER.get(e, ""), t))
+            ox = r / med(orr["rate"]) if orr else None
+            oxc = c / med(orr["cpu"]) if orr and c and orr["cpu"] else None
+            if ox:
+                oratios[(e, t)] = (ox, oxc)
             gf = r * F / 1e9
-            pk = f"{100 * gf / (pf * t):.1f}%" if pf else "–"
-            pkc = f"{100 * c * F / 1e9 / pf:.1f}%" if pf and c else "–"
-            if e == "blend-int8":  # its GEMMs run on the int8 units: quote that peak
-                pk = f"{100 * gf / (pv * t):.1f}% of int8" if pv else "–"
-                pkc = f"{100 * c * F / 1e9 / pv:.1f}% of int8" if pv and c else "–"
+            unit = UNIT.get(e, "f32")
+            pu = peaks.get(unit) or 0
+            pk = f"{100 * gf / (pu * t):.1f}% {unit}" if pu else "–"
+            pkc = f"{100 * c * F / 1e9 / pu:.1f}% {unit}" if pu and c else "–"
             o.append(f"| {t} | {NAMES[e]} | {fmt(r)} ({fmt(min(a['rate']))}–{fmt(max(a['rate']))}) | "
-                     f"{'%.2f×' % x if x else '–'} | {fmt(c)} | {'%.2f×' % xc if xc else '–'} | "
+                     f"{'%.2f×' % x if x else '–'} | {'%.2f×' % ox if ox else '–'} | {fmt(c)} | "
+                     f"{'%.2f×' % xc if xc else '–'} | {'%.2f×' % oxc if oxc else '–'} | "
                      f"{fmt(gf)} | {pk} | {pkc} |")
     o.append("")
     o.append(f"Useful FLOPs per text at {T:.1f} tokens: {F / 1e9:.2f} GFLOP (every linear layer 2·M·N·K, "
              "plus attention QKᵀ and PV, 2·T²·H each per layer; no padding counted). % of peak = useful "
              "GFLOP/s over threads × the per-core peak; per CPU-s = the same work per second of process CPU "
-             "time over one core's peak (less sensitive to other jobs on a shared machine). int8 rows "
-             "give the share of the int8 vpdpbusd peak instead (counting all FLOPs as int8 ops, though "
-             "the attention products stay f32), which is the unit their GEMMs run on. PyTorch's "
-             "CPU-s figure is from one extra pass in the same process as its latency; blend's from every "
-             "pass.")
+             "time over one core's peak (less sensitive to other jobs on a shared machine). The unit is "
+             "the one the engine's linear layers run on: int8 rows against the vpdpbusd peak, bf16 "
+             "against vdpbf16ps, the rest against f32 FMA (all FLOPs counted on that unit). × ONNX "
+             "Runtime compares f32 and bf16 with ONNX Runtime f32, int8 with ONNX Runtime int8. "
+             "PyTorch f32's CPU-s figure is from one extra pass in the same process as its latency; "
+             "the other engines' from every pass.")
     o.append("")
     qt = tv.get("query_tokens", "~12")
     o.append(f"| engine | threads | single text ms (median of 51; {qt}-token query, tokenization included) | "
@@ -164,12 +190,42 @@ def build(lines, command):
              "Peak RSS is the whole process (blend: model + 256 tokenized texts + scratch; PyTorch: "
              "interpreter, torch and the model, from `/usr/bin/time`).")
     o.append("")
-    if fid:
-        o.append(f"int8 fidelity (`{meta.get('fid_cmd', 'encoder_fidelity')}`): cosine between blend's int8 "
-                 f"and f32 embeddings of {fid['texts']:,} real SciFact texts ({fid['docs']} documents, "
-                 f"{fid['queries']} queries): min {fid['cos_min']:.4f}, p1 {fid['cos_p1']:.4f}, median "
-                 f"{fid['cos_p50']:.4f}, mean {fid['cos_mean']:.4f} (documents min {fid['docs_cos_min']:.4f}, "
-                 f"queries min {fid['queries_cos_min']:.4f}).")
+    for pr, fd in sorted(fids.items()):
+        o.append(f"{pr} fidelity (`{meta.get('fid_cmd', 'encoder_fidelity')}`): cosine between blend's {pr} "
+                 f"and f32 embeddings of {fd['texts']:,} real SciFact texts ({fd['docs']} documents, "
+                 f"{fd['queries']} queries): min {fd['cos_min']:.5f}, p1 {fd['cos_p1']:.5f}, median "
+                 f"{fd['cos_p50']:.5f}, mean {fd['cos_mean']:.5f} (documents min {fd['docs_cos_min']:.5f}, "
+                 f"queries min {fd['queries_cos_min']:.5f}).")
+        o.append("")
+    t8 = [p["data"] for p in passes if p["engine"] == "torch-int8" and "cos_to_f32_min" in p["data"]]
+    if t8:
+        o.append(f"PyTorch dynamic int8 vs its own f32 module on the {t8[0]['sentences']} timed texts: min "
+                 f"cosine {min(d['cos_to_f32_min'] for d in t8):.4f}, median {t8[0]['cos_to_f32_median']:.4f}.")
+        o.append("")
+    if reranks:
+        o.append(f"Cross-encoder rerank: 20 (query, document) pairs, first SciFact query × first 20 documents, "
+                 f"max_length 256 ({reranks[0]['data']['mean_tokens']:.0f} tokens per pair on average), random "
+                 f"cross-encoder of the same shape (`{meta.get('cross_cmd', '?')}`); median of 21 calls. "
+                 f"Command: `{meta.get('rerank_cmd', '?')}`. ONNX Runtime runs the bi-encoder export on the "
+                 "same token ids (the same BERT body and shapes; only the tiny pooling head differs, "
+                 "<0.1% of the work) and gets them pre-tokenized, so compare it with blend's forward-only "
+                 "column.")
+        o.append("")
+        o.append("| threads | engine | rerank ms (tokenization included) | forward only ms | × ONNX Runtime (forward) |")
+        o.append("|---:|---|---:|---:|---:|")
+        ortl = {}
+        for d in reranks_ort:
+            r0 = d["data"]["results"][0]
+            ortl[(d["engine"], d["threads"])] = 1000.0 * d["data"]["sentences"] / r0["sentences_per_s_median"]
+        for t in threads:
+            for d in [x["data"] for x in reranks if x["data"]["threads"] == t]:
+                peer = ortl.get(("ort-int8" if d["precision"] == "int8" else "ort-f32", t))
+                xo = f"{peer / d['forward_ms_median']:.2f}× (vs {'int8' if d['precision'] == 'int8' else 'f32'})" if peer else "–"
+                o.append(f"| {t} | blend {d['precision']} | {d['rerank_ms_median']:.1f} | "
+                         f"{d['forward_ms_median']:.1f} | {xo} |")
+            for e in ("ort-f32", "ort-int8"):
+                if (e, t) in ortl:
+                    o.append(f"| {t} | {NAMES[e]} | – | {ortl[(e, t)]:.1f} | – |")
         o.append("")
     o.append("Goal checks:")
     o.append("")
@@ -190,6 +246,26 @@ def build(lines, command):
                      + ("the 2× f32 goal needs fewer FLOPs, not only faster kernels " if frac > 0.5 else
                         f"the 2× f32 goal needs {200 * frac:.0f}% of the f32 peak ")
                      + f"(int8 at 4× needs {100 * 4 * frac * pf / pv:.0f}% of the int8 peak)")
+    for e, g in ORT_GOALS.items():
+        for t in threads:
+            if (e, t) in oratios:
+                x, xc = oratios[(e, t)]
+                o.append(f"- {NAMES[e]} ≥ {g}× ONNX Runtime int8 sentences/s at {t} thread{'s' if t > 1 else ''} "
+                         f"(the goal for a CPU without AMX): {x:.2f}× — {'met' if x >= g else 'NOT met'}"
+                         + (f"; per CPU-second {xc:.2f}×" if xc else ""))
+    for e in ("blend-f32", "blend-bf16"):
+        for t in threads:
+            if (e, t) in oratios:
+                x, xc = oratios[(e, t)]
+                o.append(f"- {NAMES[e]} vs ONNX Runtime f32 at {t} thread{'s' if t > 1 else ''}: {x:.2f}×"
+                         + (f" (per CPU-second {xc:.2f}×)" if xc else "")
+                         + (" (the AMX-machine goal is 1.3×)" if e == "blend-f32" else " (the AMX-machine goal, with AMX-BF16, is 3×)"))
+    o.append("- AMX goals (int8 ≥ 2×, BF16 ≥ 3× ONNX Runtime): not testable here — this CPU has no AMX, "
+             "and blend has no AMX kernels")
+    if "bf16" in fids:
+        fb = fids["bf16"]
+        o.append(f"- bf16 vs f32 cosine ≥ 0.9999 ({fb['texts']:,} texts): median {fb['cos_p50']:.5f}, "
+                 f"min {fb['cos_min']:.5f} — {'met on every text' if fb['cos_min'] >= 0.9999 else 'met at the median, NOT on every text' if fb['cos_p50'] >= 0.9999 else 'NOT met'}")
     if fid:
         o.append(f"- int8 vs f32 cosine ≥ 0.99 on every text ({fid['texts']:,} texts): min "
                  f"{fid['cos_min']:.4f} — {'met' if fid['cos_min'] >= 0.99 else 'NOT met'}")

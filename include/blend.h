@@ -222,7 +222,11 @@ int blend_writer_set_model(blend_writer *w, blend_model *m, const char *model_di
 ** atomically switch the manifest (rename + directory fsync). On success
 ** the writer stays open for more documents (the next commit makes another
 ** segment). Then merges segments by the tiered merge policy unless
-** disabled with blend_writer_set_merge(w, 0). */
+** disabled with blend_writer_set_merge(w, 0). A merge that fails after a
+** successful commit (e.g. no room for the merged segment) does not fail the
+** commit: the documents are committed, the index stays valid with more
+** segments, and the merge is tried again after the next commit
+** (blend_writer_force_merge reports such errors). */
 int blend_writer_commit(blend_writer *w, blend_error *err);
 void blend_writer_set_merge(blend_writer *w, int enabled);
 

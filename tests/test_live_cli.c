@@ -447,3 +447,49 @@ TEST(full_disk_during_commit) {
          where[1], where[2], successes);
   CHECK(failures >= 3);
 }
+
+/* A commit that succeeded stays a success when the merge the policy runs
+** after it fails (here: no room for the merged segment): exit 0, the
+** documents are there, and the merge happens once space is back. */
+TEST(merge_failure_after_a_commit_keeps_the_commit) {
+  if (!have_bin()) SKIP("no blend binary (set BLEND_BIN)");
+  const char *mnt = path_in("tmpfs2");
+  snprintf(mounted, sizeof mounted, "%s", mnt);
+  mkdir(mnt, 0755);
+  if (mount("tmpfs", mnt, "tmpfs", 0, "size=4m") != 0) {
+    mounted[0] = 0;
+    SKIP("cannot mount a tmpfs here: needs root");
+  }
+  atexit(unmount_tmpfs);
+  char dir[700], filler[700], cmd[2000];
+  snprintf(dir, sizeof dir, "%s/ix", mnt);
+  snprintf(filler, sizeof filler, "%s/filler", mnt);
+  const char *batch = path_in("tier.jsonl");
+  char prefix[16];
+  for (int s = 0; s < 9; s++) { /* nine small segments: one short of a tier merge */
+    snprintf(prefix, sizeof prefix, "t%d-", s);
+    write_batch(batch, prefix, 150, 20);
+    REQUIRE(blend("index -q --append --input '%s' --index '%s'", batch, dir) == 0);
+  }
+  REQUIRE(blend("stats --index '%s' --json", dir) == 0);
+  REQUIRE(strstr(out_text(), "\"segments\":9"));
+  /* room for one more small segment, not for the merge of ten */
+  snprintf(cmd, sizeof cmd,
+           "avail=$(df -k --output=avail '%s' | tail -1); dd if=/dev/zero of='%s' bs=1k count=$((avail - 200)) "
+           "2>/dev/null; true",
+           mnt, filler);
+  REQUIRE(system(cmd) == 0);
+  write_batch(batch, "t9-", 150, 20);
+  int rc = blend("index -q --append --input '%s' --index '%s'", batch, dir);
+  long long docs = index_docs(dir, NULL);
+  CHECKF(rc == 0, "the commit succeeded but blend exited %d: %s", rc, err_text);
+  CHECK_EQ_INT(docs, 1500);
+  /* space back: the next commit runs the merge */
+  unlink(filler);
+  write_batch(batch, "t10-", 10, 5);
+  CHECK_EQ_INT(blend("index -q --append --input '%s' --index '%s'", batch, dir), 0);
+  CHECK_EQ_INT(index_docs(dir, NULL), 1510);
+  CHECK_EQ_INT(blend("stats --index '%s' --json", dir), 0);
+  CHECKF(strstr(out_text(), "\"segments\":2"), "not merged: %s", out_text());
+  unmount_tmpfs();
+}

@@ -398,6 +398,9 @@ int writer_next_manifest(blend_writer *w, manifest *next, blend_error *err) {
 }
 
 int blend_writer_commit(blend_writer *w, blend_error *err) {
+  /* a writer whose rebase failed no longer knows the segments to keep */
+  if (w->base.nsegs > 0 && !w->ix)
+    return blend_seterr(err, BLEND_EIO, "%s: the writer lost track of the index after an error; reopen it", w->dir);
   int rc = flush_pending(w, err);
   if (rc) return rc;
   int changed = w->buf.ndocs > 0 || w->mode == BLEND_WRITE_REPLACE || w->base.generation == 0;
@@ -442,7 +445,24 @@ int blend_writer_commit(blend_writer *w, blend_error *err) {
   docbuf_free(&w->buf);
   rc = docbuf_init(&w->buf, &w->cfg, err);
   if (rc) return rc;
-  if (w->merge) return writer_maybe_merge(w, err);
+  /* The commit stands from here on: a failing merge (a full disk, say)
+     must not report it as failed — the caller would take committed
+     documents for lost. The merge is retried after the next commit, and
+     blend_writer_force_merge reports its errors. */
+  if (w->merge) {
+    blend_error merr;
+    if (writer_maybe_merge(w, &merr)) {
+      /* rebase on whatever generation the disk holds now, whichever step
+         of the merge failed */
+      manifest m;
+      rc = manifest_read(w->dir, &m, err);
+      if (rc) return rc;
+      free_base_live(w);
+      manifest_free(&w->base);
+      w->base = m;
+      return load_base(w, err);
+    }
+  }
   return BLEND_OK;
 nomem:
   rc = blend_seterr(err, BLEND_ENOMEM, "out of memory");

@@ -110,6 +110,9 @@ bench:
 	@bench/encoder.sh
 	@bench/bench_ann.sh
 	@bench/hybrid.sh
+	@bench/live.sh
+	@bench/serve.sh
+	@bench/index_encode.sh
 
 clean:
 	rm -rf build

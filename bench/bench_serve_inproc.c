@@ -2,8 +2,10 @@
 ** bench_serve_inproc.c — the in-process twin of bench/serve.sh: the same
 ** SciFact queries run through blend_search (k=10, plus each hit's external
 ** id, what GET /search?source=false returns) on T threads, one searcher
-** each, for S seconds. Prints queries/s.
-** usage: bench_serve_inproc INDEX QUERIES.txt THREADS SECONDS
+** each, for S seconds. Prints queries/s. With a fifth argument "source",
+** every hit's stored title and text are read too (what _source costs
+** without HTTP and JSON).
+** usage: bench_serve_inproc INDEX QUERIES.txt THREADS SECONDS [source]
 */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,6 +21,8 @@ static size_t nq;
 static blend_index *ix;
 static double seconds;
 static atomic_ullong total;
+static int with_source;
+static atomic_ullong sink;
 
 static double now(void) {
   struct timespec t;
@@ -43,6 +47,12 @@ static void *run(void *arg) {
         const char *id;
         size_t len;
         blend_searcher_doc_id(s, res.hits[h].doc, &id, &len, &err);
+        if (with_source) {
+          static const char *const fields[] = {"title", "text"};
+          for (int f = 0; f < 2; f++)
+            if (blend_searcher_doc_field(s, res.hits[h].doc, fields[f], &id, &len, &err) == 0)
+              atomic_fetch_add_explicit(&sink, len, memory_order_relaxed);
+        }
       }
     }
   }
@@ -52,10 +62,11 @@ static void *run(void *arg) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 5) {
-    fprintf(stderr, "usage: %s INDEX QUERIES.txt THREADS SECONDS\n", argv[0]);
+  if (argc != 5 && !(argc == 6 && !strcmp(argv[5], "source"))) {
+    fprintf(stderr, "usage: %s INDEX QUERIES.txt THREADS SECONDS [source]\n", argv[0]);
     return 2;
   }
+  with_source = argc == 6;
   blend_error err;
   if (blend_index_open(argv[1], &ix, &err)) {
     fprintf(stderr, "%s\n", err.message);
@@ -78,8 +89,9 @@ int main(int argc, char **argv) {
   for (int t = 0; t < threads && t < 64; t++) pthread_create(&th[t], NULL, run, (void *)(uintptr_t)t);
   for (int t = 0; t < threads && t < 64; t++) pthread_join(th[t], NULL);
   double el = now() - t0;
-  printf("inproc-summary threads=%d queries=%llu seconds=%.2f qps=%.0f\n", threads,
-         (unsigned long long)atomic_load(&total), el, (double)atomic_load(&total) / el);
+  printf("inproc-summary threads=%d queries=%llu seconds=%.2f qps=%.0f%s\n", threads,
+         (unsigned long long)atomic_load(&total), el, (double)atomic_load(&total) / el,
+         with_source ? " (with title+text of every hit)" : "");
   blend_index_close(ix);
   return 0;
 }

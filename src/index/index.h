@@ -166,11 +166,26 @@ int pcursor_block_bound(pcursor *c, uint32_t target, uint32_t *last_doc, uint32_
                         uint8_t *min_norm);
 
 /* ---- stored fields */
+/* A small LRU of decompressed stored-field blocks: a hit's _source,
+** snippet and rerank text read the same block several times per request,
+** and popular documents recur across requests. Keyed by the segment's
+** core (shared by every snapshot holding the segment: stored fields never
+** change) and the block number. A text returned by segment_doc_field stays
+** valid until STORE_CACHE_BLOCKS other blocks have been loaded. Zero
+** initialised = empty. */
+#define STORE_CACHE_BLOCKS 16
+typedef struct store_block_cache {
+  const segment_core *core; /* NULL: empty */
+  uint32_t block;
+  uint32_t used;            /* LRU tick of the last use */
+  bbuf raw;                 /* the decompressed block */
+} store_block_cache;
+
 typedef struct store_scratch {
   void *dctx;         /* ZSTD_DCtx, created on first use, reused */
-  bbuf raw;           /* decompressed block */
-  uint32_t seg, block; /* which block raw holds (UINT32_MAX = none) */
-  int valid;
+  store_block_cache ent[STORE_CACHE_BLOCKS];
+  uint32_t tick;
+  uint32_t seg, block; /* unused since the cache (callers may still set them) */
 } store_scratch;
 
 void store_scratch_free(store_scratch *sc);

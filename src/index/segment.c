@@ -406,31 +406,47 @@ int segment_doc_id(const segment *s, uint32_t doc, const char **id, size_t *len)
 
 void store_scratch_free(store_scratch *sc) {
   ZSTD_freeDCtx(sc->dctx);
-  bbuf_free(&sc->raw);
+  for (int i = 0; i < STORE_CACHE_BLOCKS; i++) bbuf_free(&sc->ent[i].raw);
   memset(sc, 0, sizeof *sc);
 }
 
-static int load_store_block(const segment *s, store_scratch *sc, uint32_t segno, uint32_t b,
+/* The decompressed block b of s, from the cache or loaded into its least
+** recently used entry. */
+static int load_store_block(const segment *s, store_scratch *sc, uint32_t b, const bbuf **out,
                             blend_error *err) {
-  if (sc->valid && sc->seg == segno && sc->block == b) return BLEND_OK;
+  store_block_cache *victim = NULL; /* the first empty entry, else the least recently used */
+  for (int i = 0; i < STORE_CACHE_BLOCKS; i++) {
+    store_block_cache *c = &sc->ent[i];
+    if (c->core && c->core == s->core && c->block == b) {
+      c->used = ++sc->tick;
+      *out = &c->raw;
+      return BLEND_OK;
+    }
+    if (!c->core) {
+      if (!victim || victim->core) victim = c;
+    } else if (!victim || (victim->core && c->used < victim->used)) victim = c;
+  }
   const uint8_t *e = s->storeindex.p + 4 + 16 * (size_t)b;
   uint64_t off = rd_u64(e + 4);
   uint32_t rawlen = rd_u32(e + 12);
   uint64_t next = b + 1 < s->store_blocks ? rd_u64(e + 16 + 4) : rd_u64(s->storeindex.p + 4 + 16 * (size_t)s->store_blocks);
   if (off > next || next > s->store.len || rawlen > (1u << 30))
     return blend_seterr(err, BLEND_ECORRUPT, "%s: stored-field block %u out of range", s->path, b);
-  sc->valid = 0;
-  sc->raw.len = 0;
-  if (bbuf_reserve(&sc->raw, rawlen + 1)) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
+  victim->core = NULL;
+  /* a huge block (one big document) must not pin its buffer in the cache */
+  if (victim->raw.cap > (1u << 20) && victim->raw.cap > 2 * ((size_t)rawlen + 1)) bbuf_free(&victim->raw);
+  victim->raw.len = 0;
+  if (bbuf_reserve(&victim->raw, (size_t)rawlen + 1)) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
   if (!sc->dctx && !(sc->dctx = ZSTD_createDCtx()))
     return blend_seterr(err, BLEND_ENOMEM, "out of memory");
-  size_t got = ZSTD_decompressDCtx(sc->dctx, sc->raw.data, rawlen, s->store.p + off, next - off);
+  size_t got = ZSTD_decompressDCtx(sc->dctx, victim->raw.data, rawlen, s->store.p + off, next - off);
   if (ZSTD_isError(got) || got != rawlen)
     return blend_seterr(err, BLEND_ECORRUPT, "%s: stored-field block %u does not decompress", s->path, b);
-  sc->raw.len = rawlen;
-  sc->seg = segno;
-  sc->block = b;
-  sc->valid = 1;
+  victim->raw.len = rawlen;
+  victim->core = s->core;
+  victim->block = b;
+  victim->used = ++sc->tick;
+  *out = &victim->raw;
   return BLEND_OK;
 }
 
@@ -445,10 +461,11 @@ int segment_doc_field(const segment *s, store_scratch *sc, uint32_t segno, uint3
     if (rd_u32(s->storeindex.p + 4 + 16 * (size_t)mid) <= doc) lo = mid;
     else hi = mid;
   }
-  int rc = load_store_block(s, sc, segno, lo, err);
+  const bbuf *raw = NULL;
+  int rc = load_store_block(s, sc, lo, &raw, err);
   if (rc) return rc;
   uint32_t first = rd_u32(s->storeindex.p + 4 + 16 * (size_t)lo);
-  const uint8_t *p = sc->raw.data, *end = p + sc->raw.len;
+  const uint8_t *p = raw->data, *end = p + raw->len;
   for (uint32_t d = first; d <= doc; d++) {
     uint64_t nf;
     if (varint_read(&p, end, &nf) || nf > MAX_FIELDS) goto bad;

@@ -123,6 +123,13 @@ def build(lines, command):
              "once (one timed pass each, order rotated per round), so the engines share the machine's "
              "noise; figures are medians over the rounds"
              + (f"; 1-min load average at the passes {min(lavg):.2f}–{max(lavg):.2f}" if lavg else ""))
+    if lavg and max(lavg) > 1.5 * float(meta.get("cores", 2) or 2):
+        o.append(f"- **Overloaded machine**: the 1-min load average reached {max(lavg):.1f} on "
+                 f"{meta.get('cores', '?')} cores during the passes (other sessions' builds and benchmarks), "
+                 "so wall-clock rates and the 2-thread figures mostly measure how much CPU each process "
+                 "got; read the per-CPU-second columns (and CPU-s ratios) as the engines' speed, and do "
+                 "not read the wall-clock goal checks below as results. Thread scaling could not be "
+                 "measured in this run.")
     o.append(f"- Command: `{command}`; per engine: `{meta.get('blend_cmd', '?')}`, "
              f"`{meta.get('torch_cmd', '?')}`, `{meta.get('torch8_cmd', '?')}` and "
              f"`{meta.get('ort_cmd', '?')}` (ONNX Runtime {next((a.get('ort') for p in passes for a in [p['data']] if a.get('ort')), '?')}, "

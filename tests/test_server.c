@@ -338,9 +338,10 @@ typedef struct proc {
   char log[600];
 } proc;
 
-static int start_server(proc *p, const char *extra) {
+static int start_server_at(proc *p, const char *dir, const char *extra);
+static int start_server(proc *p, const char *extra) { return start_server_at(p, make_index(), extra); }
+static int start_server_at(proc *p, const char *dir, const char *extra) {
   const char *bin = test_blend_bin();
-  const char *dir = make_index();
   if (!bin || !dir) return -1;
   snprintf(p->log, sizeof p->log, "%s/serve-%d.log", test_tmpdir(), rand());
   char cmd[2048];
@@ -528,5 +529,48 @@ TEST(live_server_slowloris_and_overload) {
   for (int i = 0; i < 6; i++) close(fds[i]);
   nanosleep(&ts, NULL);
   CHECK_EQ_INT(get(p.port, "/health"), 200);
+  CHECK_EQ_INT(stop_server(&p), 0);
+}
+
+/* Writes over the socket run on the server's write thread (the connection
+** is suspended meanwhile, the search threads go on): answers, auth, a
+** commit, and acknowledged writes committed by SIGTERM. */
+TEST(live_server_writes_on_the_write_thread) {
+  if (!test_blend_bin()) SKIP("BLEND_BIN not set");
+  char dir[600];
+  snprintf(dir, sizeof dir, "%s/ix-live-writes", test_tmpdir());
+  REQUIRE(build_index(dir) == 0);
+  proc p;
+  REQUIRE(start_server_at(&p, dir, "--api-key k3y --commit-interval 0") == 0);
+  CHECK_EQ_INT(post(p.port, "/docs", "{\"_id\":\"w1\",\"text\":\"wombat burrows\"}", NULL), 401);
+  CHECK_EQ_INT(post(p.port, "/docs", "{\"_id\":\"w1\",\"text\":\"wombat burrows\"}\n{\"_id\":\"w2\",\"text\":\"wombat again\"}",
+                    "X-API-Key: k3y\r\n"),
+               200);
+  CHECKF(strstr(resp, "\"added\":2") != NULL, "%.300s", resp);
+  CHECK_EQ_INT(post(p.port, "/docs", "{\"text\":\"no id\"}", "X-API-Key: k3y\r\n"), 400);
+  CHECK_EQ_INT(get(p.port, "/search?q=wombat&source=false"), 200);
+  CHECKF(strstr(resp, "\"hits\":[]") != NULL, "not committed yet: %.300s", resp);
+  CHECK_EQ_INT(post(p.port, "/commit", "", "Authorization: Bearer k3y\r\n"), 200);
+  CHECK_EQ_INT(get(p.port, "/search?q=wombat&source=false"), 200);
+  CHECKF(strstr(resp, "\"value\":2") != NULL, "%.300s", resp);
+  char req[512];
+  int n = snprintf(req, sizeof req, "DELETE /docs/w2 HTTP/1.1\r\nHost: x\r\nX-API-Key: k3y\r\nConnection: close\r\n\r\n");
+  CHECK_EQ_INT(raw(p.port, req, (size_t)n, 5000), 200);
+  n = snprintf(req, sizeof req, "DELETE /docs/nope HTTP/1.1\r\nHost: x\r\nX-API-Key: k3y\r\nConnection: close\r\n\r\n");
+  CHECK_EQ_INT(raw(p.port, req, (size_t)n, 5000), 404);
+  /* searches and writes interleaved */
+  for (int i = 0; i < 20; i++) {
+    char b[128];
+    snprintf(b, sizeof b, "{\"_id\":\"m%d\",\"text\":\"marmot %d\"}", i, i);
+    CHECK_EQ_INT(post(p.port, "/docs", b, "X-API-Key: k3y\r\n"), 200);
+    CHECK_EQ_INT(get(p.port, "/search?q=wombat&source=false"), 200);
+  }
+  /* acknowledged, not committed: SIGTERM commits them */
+  CHECK_EQ_INT(stop_server(&p), 0);
+  REQUIRE(start_server_at(&p, dir, "") == 0);
+  CHECK_EQ_INT(get(p.port, "/search?q=marmot&source=false&k=50"), 200);
+  CHECKF(strstr(resp, "\"value\":20") != NULL, "%.300s", resp);
+  CHECK_EQ_INT(get(p.port, "/docs/w2"), 404);
+  CHECK_EQ_INT(get(p.port, "/docs/w1"), 200);
   CHECK_EQ_INT(stop_server(&p), 0);
 }

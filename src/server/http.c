@@ -23,6 +23,7 @@
 ** open connections a request is answered 503 at once instead of queueing.
 */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <microhttpd.h>
 #include <stdlib.h>
@@ -34,6 +35,12 @@
 #include "server/server.h"
 
 typedef struct http_req {
+  struct http_req *next_job; /* write queue */
+  struct MHD_Connection *conn;
+  const char *method;  /* static string: the write methods */
+  int job;             /* 0 none, 1 queued (connection suspended), 2 answered */
+  api_response resp;   /* the write thread's answer (owned body) */
+  char *api_key, *origin;
   char *uri;           /* raw, as received */
   bbuf body;
   size_t declared;     /* Content-Length, when given */
@@ -61,6 +68,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   http_req *r = *con_cls;
   if (!r) return;
   if (r->answering) atomic_fetch_sub(&s->active, 1);
+  bbuf_free(&r->resp.body);
+  free(r->api_key);
+  free(r->origin);
   free(r->uri);
   bbuf_free(&r->body);
   free(r);
@@ -159,10 +169,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     *upload_size = 0; /* consumed (or discarded past the limit) */
     return MHD_YES;
   }
+  if (r->job == 2) return send_resp(c, s, &r->resp); /* resumed: the write thread answered */
+  if (r->job == 1) return MHD_YES;
   /* the whole request is here: from now on it is in flight (a graceful
      stop waits for it; one still sending its body is not waited for) */
   r->answering = 1;
   atomic_fetch_add(&s->active, 1);
+  const char *wm = !strcmp(method, "DELETE") ? "DELETE" : !strcmp(method, "POST") ? "POST" : NULL;
+  if (wm && s->write_thread_on &&
+      (!strcmp(wm, "DELETE") || !strncmp(r->uri, "/docs", 5) || !strncmp(r->uri, "/commit", 7))) {
+    /* a write: to the write thread; this search thread moves on */
+    const char *k = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-API-Key");
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!k && auth && !strncasecmp(auth, "Bearer ", 7)) k = auth + 7;
+    const char *o = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    if ((k && !(r->api_key = strdup(k))) || (o && !(r->origin = strdup(o))))
+      return send_fixed(c, s, 503, "{\"error\":{\"type\":\"unavailable\",\"reason\":\"out of memory\"},\"status\":503}");
+    r->method = wm;
+    r->conn = c;
+    r->job = 1;
+    MHD_suspend_connection(c);
+    pthread_mutex_lock(&s->jobs_lock);
+    if (s->jobs_tail) ((http_req *)s->jobs_tail)->next_job = r;
+    else s->jobs_head = r;
+    s->jobs_tail = r;
+    pthread_cond_signal(&s->jobs_cond);
+    pthread_mutex_unlock(&s->jobs_lock);
+    return MHD_YES;
+  }
   api_worker *w = api_worker_get(s);
   if (!w)
     return send_fixed(c, s, 503, "{\"error\":{\"type\":\"unavailable\",\"reason\":\"out of memory\"},\"status\":503}");
@@ -182,13 +216,58 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   return send_resp(c, s, a);
 }
 
+/* The write thread: answers queued writes one by one with its own worker,
+** then resumes each connection (MHD calls on_request again, which sends
+** the answer). */
+static void *write_loop(void *arg) {
+  api_server *s = arg;
+  api_worker *w = api_worker_get(s);
+  for (;;) {
+    pthread_mutex_lock(&s->jobs_lock);
+    while (!s->jobs_head && !s->jobs_stop) pthread_cond_wait(&s->jobs_cond, &s->jobs_lock);
+    http_req *r = s->jobs_head;
+    if (r) {
+      s->jobs_head = r->next_job;
+      if (!s->jobs_head) s->jobs_tail = NULL;
+    }
+    pthread_mutex_unlock(&s->jobs_lock);
+    if (!r) break; /* stopping, queue empty */
+    api_request q = {0};
+    q.method = r->method;
+    q.uri = r->uri;
+    q.api_key = r->api_key;
+    q.origin = r->origin;
+    q.body = (const char *)r->body.data;
+    q.body_len = r->body.len;
+    q.body_too_large = r->too_large;
+    q.start_ns = r->start_ns;
+    api_response *a = w ? api_worker_response(w) : NULL;
+    if (a) {
+      api_handle(s, w, &q, a);
+      r->resp = *a;
+      memset(&r->resp.body, 0, sizeof r->resp.body);
+      if (bbuf_append(&r->resp.body, a->body.data ? a->body.data : (const uint8_t *)"", a->body.len)) a = NULL;
+    }
+    if (!a) {
+      static const char oom[] = "{\"error\":{\"type\":\"unavailable\",\"reason\":\"out of memory\"},\"status\":503}";
+      r->resp.status = 503;
+      r->resp.content_type = "application/json; charset=utf-8";
+      r->resp.body.len = 0;
+      bbuf_append(&r->resp.body, oom, sizeof oom - 1);
+    }
+    r->job = 2;
+    MHD_resume_connection(r->conn);
+  }
+  return NULL;
+}
+
 int http_start(api_server *s, blend_error *err) {
   const server_config *cfg = &s->cfg;
   const server_limits *lim = &cfg->limits;
   struct sockaddr_in a4;
   struct sockaddr_in6 a6;
   struct sockaddr *sa;
-  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC;
+  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
   const char *bind = cfg->bind ? cfg->bind : "127.0.0.1";
   memset(&a4, 0, sizeof a4);
   memset(&a6, 0, sizeof a6);
@@ -220,6 +299,12 @@ int http_start(api_server *s, blend_error *err) {
                                           MHD_OPTION_END);
   if (!d) return blend_seterr(err, BLEND_EIO, "cannot listen on %s port %u (in use, or not allowed)", bind, cfg->port);
   s->daemon = d;
+  pthread_mutex_init(&s->jobs_lock, NULL);
+  pthread_cond_init(&s->jobs_cond, NULL);
+  s->jobs_head = s->jobs_tail = NULL;
+  s->jobs_stop = 0;
+  /* without the thread, writes run inline on the search threads */
+  s->write_thread_on = pthread_create(&s->write_thread, NULL, write_loop, s) == 0;
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
   s->bound_port = info ? info->port : cfg->port;
   return BLEND_OK;
@@ -234,7 +319,17 @@ void http_stop(api_server *s, uint32_t grace_ms) {
     struct timespec ts = {0, 5 * 1000000};
     nanosleep(&ts, NULL);
   }
+  if (s->write_thread_on) { /* the queue is empty once nothing is active */
+    pthread_mutex_lock(&s->jobs_lock);
+    s->jobs_stop = 1;
+    pthread_cond_signal(&s->jobs_cond);
+    pthread_mutex_unlock(&s->jobs_lock);
+    pthread_join(s->write_thread, NULL);
+    s->write_thread_on = 0;
+  }
   MHD_stop_daemon(d);
+  pthread_mutex_destroy(&s->jobs_lock);
+  pthread_cond_destroy(&s->jobs_cond);
   if (ls != MHD_INVALID_SOCKET) close(ls);
   s->daemon = NULL;
 }

@@ -98,6 +98,15 @@ typedef struct api_server {
   blend_model *dmodel;
   char dmodel_err[BLEND_ERROR_MAX]; /* why it could not be opened ("" if no model) */
   blend_vector_config vc;   /* the index's vector field (model dir, fields, prefixes) */
+  /* writes (POST /docs, DELETE, POST /commit) run on one thread of their
+     own (http.c): a write that waits for the writer lock during a commit
+     suspends its connection instead of stalling a search thread */
+  pthread_t write_thread;
+  int write_thread_on;
+  pthread_mutex_t jobs_lock;
+  pthread_cond_t jobs_cond;
+  void *jobs_head, *jobs_tail; /* struct http_req queue */
+  int jobs_stop;
   void *daemon;             /* struct MHD_Daemon * */
   uint16_t bound_port;
 } api_server;

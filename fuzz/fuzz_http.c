@@ -7,7 +7,8 @@
 ** and, for JSON answers, start with '{' — anything else (or any crash,
 ** leak or UB) is a failure. This covers the JSON query parser
 ** (search_req_json), the query-string parser (search_req_query) and the
-** document parser of POST /docs too.
+** document parser of POST /docs too, and with ../shared's tiny
+** cross-encoder (BLEND_SHARED) the rerank path.
 */
 #include <stdint.h>
 #include <stdio.h>
@@ -48,6 +49,14 @@ static void setup(void) {
   sc.threads = 1;
   sc.api_key = "fuzz-key";
   sc.cors = "*";
+  /* the tiny random cross-encoder, when ../shared is there, so "rerank":
+     true runs past its checks (else it is the clear 400 without a model) */
+  static char rr[1024];
+  const char *sh = getenv("BLEND_SHARED") ? getenv("BLEND_SHARED") : "../shared";
+  snprintf(rr, sizeof rr, "%s/fixtures/cross-tiny-random", sh);
+  char cfgjson[1100];
+  snprintf(cfgjson, sizeof cfgjson, "%s/config.json", rr);
+  if (access(cfgjson, R_OK) == 0) sc.rerank_model = rr;
   if (api_server_init(&srv, &sc, NULL)) abort();
   worker = api_worker_get(&srv);
   if (!worker) abort();

@@ -327,6 +327,15 @@ TEST(corrupt_or_missing_index_is_an_error) {
   fputs("{not json", f);
   fclose(f);
   CHECK_EQ_INT(blend_index_open(dir, &ix, &err), BLEND_ECORRUPT);
+  /* an index of the previous format (1): a rebuild, named as such */
+  f = fopen(mp, "w");
+  fputs("{\"format\": 1, \"generation\": 1, \"analyzer\": {\"stemmer\": \"porter\", \"stopwords\": "
+        "\"english\", \"cjk_bigrams\": 1}, \"segments\": [{\"name\": \"seg-000001-0.bseg\"}]}",
+        f);
+  fclose(f);
+  CHECK_EQ_INT(blend_index_open(dir, &ix, &err), BLEND_EUNSUPPORTED);
+  CHECK(strstr(err.message, "format 1") != NULL && strstr(err.message, "format 2") != NULL &&
+        strstr(err.message, "rebuild") != NULL);
   unlink(mp);
   CHECK_EQ_INT(blend_index_open(dir, &ix, &err), BLEND_ENOTFOUND);
   CHECK(strstr(err.message, "not a blend index") != NULL);

@@ -321,33 +321,28 @@ static int search_all(opts *o, const blend_qrels *qr, blend_run *run) {
     rc = cli_fail_err(&err);
     goto done;
   }
+  if (o->q.query_vectors) { /* --query-vectors: the dense leg's queries, dense or hybrid */
+    blend_vector_config vc;
+    if (blend_index_vector_config(ix, &vc, &err) ||
+        vector_file_load(o->q.query_vectors, NULL, vc.dim, &qv, &err)) {
+      rc = cli_fail_err(&err);
+      goto done;
+    }
+    dim = vc.dim;
+  }
   if (hybrid) {
     so.k = o->k > 0 ? (uint32_t)o->k : (maxcut > 100 ? maxcut : 100); /* the fused list: depth-limited */
-    blend_vector_config vc;
-    if (o->q.query_vectors) {
-      if (blend_index_vector_config(ix, &vc, &err) ||
-          vector_file_load(o->q.query_vectors, NULL, vc.dim, &qv, &err)) {
-        rc = cli_fail_err(&err);
-        goto done;
-      }
-      dim = vc.dim;
-    }
     rc = hybrid_cli_open(ix, &o->q.ho, &so, qv != NULL, &hc);
     if (rc) goto done;
   }
-  if (dense) {
+  if (dense && !qv) { /* encode each query with the index's model */
     blend_vector_config vc;
     if (blend_index_vector_config(ix, &vc, &err)) {
       rc = cli_fail_err(&err);
       goto done;
     }
     dim = vc.dim;
-    if (o->q.query_vectors) {
-      if (vector_file_load(o->q.query_vectors, NULL, dim, &qv, &err)) {
-        rc = cli_fail_err(&err);
-        goto done;
-      }
-    } else if (cli_open_query_model(ix, &o->q, &model)) {
+    if (cli_open_query_model(ix, &o->q, &model)) {
       rc = 1;
       goto done;
     }
@@ -391,15 +386,16 @@ static int search_all(opts *o, const blend_qrels *qr, blend_run *run) {
     }
     memcpy(text, qt, tl);
     blend_results res;
+    const float *v = qvec; /* the query's vector: from the file, or encoded below */
+    if (qv && !(v = vector_file_get(qv, qid, strlen(qid)))) {
+      rc = cli_fail("query '%s' has no vector in %s", qid, o->q.query_vectors);
+      goto done;
+    }
     if (hybrid) {
-      const float *v = NULL;
-      if (qv && !(v = vector_file_get(qv, qid, strlen(qid)))) {
-        rc = cli_fail("query '%s' has no vector in %s", qid, o->q.query_vectors);
-        goto done;
-      }
       neutralise(text);
       blend_hybrid_results hr;
-      if (hybrid_cli_query(hc, text, v, dim, so.k, &hr, &err) || hybrid_cli_add_run(&hr, qid, run, &err)) {
+      if (hybrid_cli_query(hc, text, v, dim, so.k, &hr, &err) ||
+          hybrid_cli_add_run(&hr, qid, run, &err)) {
         rc = cli_fail("query '%s': %s", qid, err.message);
         goto done;
       }
@@ -407,14 +403,7 @@ static int search_all(opts *o, const blend_qrels *qr, blend_run *run) {
       continue;
     }
     if (dense) {
-      const float *v = qvec;
-      if (qv) {
-        v = vector_file_get(qv, qid, strlen(qid));
-        if (!v) {
-          rc = cli_fail("query '%s' has no vector in %s", qid, o->q.query_vectors);
-          goto done;
-        }
-      } else if (blend_index_embed_query(ix, model, text, tl - 1, qvec, &err)) {
+      if (!qv && blend_index_embed_query(ix, model, text, tl - 1, qvec, &err)) {
         rc = cli_fail("query '%s': %s", qid, err.message);
         goto done;
       }

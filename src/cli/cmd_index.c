@@ -68,6 +68,17 @@ static void on_progress(void *ctx, uint64_t docs, uint64_t bytes) {
   cli_progress_update(&p->bar, docs, bytes);
 }
 
+/* The document encoder's options: --threads, and --int8 (1) / --bf16 (2). */
+static blend_model_options encoder_options(int threads, int precision_flag) {
+  blend_model_options mo;
+  blend_model_options_default(&mo);
+  mo.threads = threads;
+  mo.precision = precision_flag == 2 ? BLEND_PRECISION_BF16
+                 : precision_flag     ? BLEND_PRECISION_INT8
+                                      : BLEND_PRECISION_F32;
+  return mo;
+}
+
 static const float *vector_lookup(void *ctx, const char *id, size_t len) {
   return vector_file_get(ctx, id, len);
 }
@@ -228,10 +239,7 @@ int cmd_index(int argc, char **argv) {
     io.vector_dim = vector_file_dim(vf);
   }
   if (model_dir) {
-    blend_model_options mo;
-    blend_model_options_default(&mo);
-    mo.threads = threads;
-    mo.precision = int8 == 2 ? BLEND_PRECISION_BF16 : int8 ? BLEND_PRECISION_INT8 : BLEND_PRECISION_F32;
+    blend_model_options mo = encoder_options(threads, int8);
     if (blend_model_open(model_dir, &mo, &model, &err)) {
       free(fcopy);
       free(mcopy);
@@ -262,10 +270,7 @@ int cmd_index(int argc, char **argv) {
   blend_index *cur = NULL;
   if (append && !model && !vf && blend_index_open(dir, &cur, NULL) == BLEND_OK &&
       blend_index_vector_config(cur, &have, NULL) == BLEND_OK && have.model_sha256[0]) {
-    blend_model_options mo;
-    blend_model_options_default(&mo);
-    mo.threads = threads;
-    mo.precision = int8 == 2 ? BLEND_PRECISION_BF16 : int8 ? BLEND_PRECISION_INT8 : BLEND_PRECISION_F32;
+    blend_model_options mo = encoder_options(threads, int8);
     int r = blend_index_open_query_model(cur, NULL, &mo, &model, &err);
     blend_index_close(cur);
     cur = NULL;
@@ -276,9 +281,7 @@ int cmd_index(int argc, char **argv) {
       return cli_fail("the index's vectors were made by %s, which cannot be used to encode the new documents: %s",
                       have.model_dir, err.message);
     }
-    static char mdir[1024];
-    snprintf(mdir, sizeof mdir, "%s", have.model_dir);
-    model_dir = mdir;
+    model_dir = have.model_dir; /* have lives until the end of cmd_index */
     vector_fields = have.text_fields;
     doc_prefix = have.doc_prefix;
     query_prefix = have.query_prefix;

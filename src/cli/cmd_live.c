@@ -160,12 +160,13 @@ int cmd_get(int argc, char **argv) {
     }
     fputs("{\"_id\":", stdout);
     cli_json_string(stdout, argv[i], strlen(argv[i]));
-    blend_index_stats st;
-    blend_index_stats_get(ix, &st);
-    for (uint32_t f = 1; f < st.fields; f++) {
-      const char *name = blend_index_field_name(ix, f), *text;
+    /* field 0 is the flat view; blend_index_stats_get would walk the whole
+       term dictionary just to count fields */
+    const char *name;
+    for (uint32_t f = 1; (name = blend_index_field_name(ix, f)); f++) {
+      const char *text;
       size_t len;
-      if (!name || blend_searcher_doc_field(s, doc, name, &text, &len, NULL)) continue;
+      if (blend_searcher_doc_field(s, doc, name, &text, &len, NULL)) continue;
       fputc(',', stdout);
       cli_json_string(stdout, name, strlen(name));
       fputc(':', stdout);

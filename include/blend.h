@@ -414,7 +414,7 @@ void blend_filter_free(blend_filter *f);
 ** value and the document's value are numbers, else as strings; the
 ** comparisons need numbers. FIELD is a metadata field of the index;
 ** BLEND_EINVAL names the condition when malformed. A document without the
-** field fails every condition on it except '!='. */
+** field fails every condition on it except '!='. At most 64 conditions. */
 int blend_filter_add(blend_filter *f, const char *condition, blend_error *err);
 /* Restrict to these external ids (an allow-list; calls accumulate). */
 int blend_filter_allow_ids(blend_filter *f, const char *const *ids, const size_t *lens, size_t n,

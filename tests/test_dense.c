@@ -292,6 +292,9 @@ TEST(filtered_dense_search_returns_only_allowed_and_k_whenever_k_exist) {
   REQUIRE(blend_filter_new(&f, &err) == BLEND_OK);
   CHECK_EQ_INT(blend_filter_add(f, "bucket", &err), BLEND_EINVAL);
   CHECK_EQ_INT(blend_filter_add(f, "bucket>=abc", &err), BLEND_EINVAL);
+  for (int i = 0; i < 64; i++) CHECK_EQ_INT(blend_filter_add(f, "bucket>=0", &err), BLEND_OK);
+  CHECK_EQ_INT(blend_filter_add(f, "bucket>=0", &err), BLEND_EINVAL); /* 65th */
+  CHECK(strstr(err.message, "at most 64") != NULL);
   blend_filter_free(f);
   blend_searcher_free(s);
   blend_index_close(ix);

@@ -16,6 +16,7 @@
 #include "vector/vector.h"
 
 enum { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE };
+#define FILTER_MAX_CONDS 64 /* a segment's columns are looked up once per condition, into a stack array */
 
 typedef struct cond {
   char field[64];
@@ -51,6 +52,8 @@ int blend_filter_add(blend_filter *f, const char *c, blend_error *err) {
   size_t nl = (size_t)(p - c);
   if (!*p || nl == 0 || nl > 63)
     return blend_seterr(err, BLEND_EINVAL, "filter '%s': use FIELD=VALUE, FIELD!=VALUE, FIELD>=X, FIELD>X, FIELD<=X or FIELD<X", c);
+  if (f->n == FILTER_MAX_CONDS)
+    return blend_seterr(err, BLEND_EINVAL, "filter '%s': at most %d conditions", c, FILTER_MAX_CONDS);
   cond k = {0};
   memcpy(k.field, c, nl);
   if (p[0] == '=') k.op = OP_EQ, p += 1;
@@ -171,9 +174,8 @@ int filter_segment(const blend_filter *f, const segment *s, searcher_ext *x, con
     x->allow_words = words + 1;
   }
   uint32_t n = 0;
-  const meta_col *cols[64];
-  uint32_t nc = f ? (f->n < 64 ? f->n : 64) : 0;
-  for (uint32_t i = 0; i < nc; i++) cols[i] = column(s, f->conds[i].field);
+  const meta_col *cols[FILTER_MAX_CONDS];
+  for (uint32_t i = 0; f && i < f->n; i++) cols[i] = column(s, f->conds[i].field);
   for (size_t w = 0; w < words; w++) {
     uint64_t word = s->live ? s->live[w] : ~0ull;
     if (w == words - 1 && s->ndocs % 64) word &= (1ull << (s->ndocs % 64)) - 1;
@@ -181,7 +183,7 @@ int filter_segment(const blend_filter *f, const segment *s, searcher_ext *x, con
       for (uint64_t m = word; m; m &= m - 1) {
         uint32_t d = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(m));
         int ok = 1;
-        for (uint32_t i = 0; ok && i < f->n; i++) ok = cond_holds(&f->conds[i], i < 64 ? cols[i] : column(s, f->conds[i].field), d);
+        for (uint32_t i = 0; ok && i < f->n; i++) ok = cond_holds(&f->conds[i], cols[i], d);
         if (ok && f->ids) {
           const char *id;
           size_t len;

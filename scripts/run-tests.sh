@@ -37,12 +37,30 @@ for t in build/asan/tests/test_*; do
   esac
 done
 # Short fuzz runs: a crash is a failure. Longer runs by hand: see fuzz/README.md.
-for f in build/fuzz/fuzz_*; do
-  [ -x "$f" ] || continue
-  name=$(basename "$f")
-  corpus=fuzz/corpus/${name#fuzz_}
+# They run $FUZZ_JOBS at a time (default: the core count), each into its own
+# log, and are reported in name order once all have finished.
+fuzz_one() { # binary -> prints the last libFuzzer line and a pass/fail line
+  local f=$1 name; name=$(basename "$1")
+  local corpus=fuzz/corpus/${name#fuzz_}
   mkdir -p build/fuzz/work-$name
-  run_one "$name (${FUZZ_SECONDS:-20}s)" bash -c "'$f' -max_total_time=${FUZZ_SECONDS:-20} -rss_limit_mb=2048 -artifact_prefix=build/fuzz/$name- build/fuzz/work-$name $( [ -d $corpus ] && echo $corpus ) >/dev/null 2>build/fuzz/$name.log && tail -1 build/fuzz/$name.log && echo '1 passed, 0 failed' || { tail -30 build/fuzz/$name.log; exit 1; }"
+  if "$f" -max_total_time=${FUZZ_SECONDS:-20} -rss_limit_mb=2048 -artifact_prefix=build/fuzz/$name- \
+       build/fuzz/work-$name $( [ -d "$corpus" ] && echo "$corpus" ) >/dev/null 2>build/fuzz/$name.log; then
+    tail -1 build/fuzz/$name.log; echo '1 passed, 0 failed'
+  else
+    tail -30 build/fuzz/$name.log; return 1
+  fi
+}
+fuzzers=(); for f in build/fuzz/fuzz_*; do [ -x "$f" ] && [ -f "$f" ] && fuzzers+=("$f"); done
+jobs_max=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
+for f in "${fuzzers[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; done
+  ( start=$SECONDS; fuzz_one "$f" >"$f.out" 2>&1; echo "rc=$? secs=$((SECONDS-start))" >"$f.rc" ) &
+done
+wait
+for f in "${fuzzers[@]}"; do
+  name=$(basename "$f")
+  rc=$(sed -n 's/^rc=\([0-9]*\).*/\1/p' "$f.rc")
+  run_one "$name (${FUZZ_SECONDS:-20}s)" bash -c "cat '$f.out'; exit ${rc:-1}"
 done
 echo "$total_p passed, $total_f failed, $total_s skipped"
 [ $total_f -eq 0 ]

@@ -5,6 +5,7 @@
 */
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -98,4 +99,30 @@ int main(int argc, char **argv) {
   }
   printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
   return failed ? 1 : 0;
+}
+
+int test_sh(char *out, size_t cap, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0 || cap == 0) return -1;
+  char *cmd = malloc((size_t)n + 16);
+  if (!cmd) return -1;
+  va_start(ap, fmt);
+  vsnprintf(cmd, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  memcpy(cmd + n, " 2>&1", 6);
+  FILE *f = popen(cmd, "r");
+  free(cmd);
+  if (!f) return -1;
+  size_t got = fread(out, 1, cap - 1, f);
+  out[got] = 0;
+  char sink[4096]; /* drain what did not fit, so the child never blocks on a full pipe */
+  while (fread(sink, 1, sizeof sink, f) > 0) {
+  }
+  int st = pclose(f);
+  if (st == -1) return -1;
+  if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+  return WEXITSTATUS(st);
 }

@@ -27,6 +27,11 @@ const char *test_shared_dir(void);
 const char *test_tmpdir(void);
 /* Path of the blend CLI binary under test (BLEND_BIN env). */
 const char *test_blend_bin(void);
+/* Run a shell command (printf-style) with stderr joined to stdout; the first
+** cap-1 bytes of the output land NUL-terminated in out (the rest is read and
+** dropped). Returns the exit status, 128+signal when killed, -1 if it could
+** not run. */
+int test_sh(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #define TEST(name)                                                          \
   static void name(void);                                                   \

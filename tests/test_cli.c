@@ -3,33 +3,14 @@
 ** clear message, a non-zero exit where it is an error, and never a crash or
 ** a half-written index.
 */
-#include <stdarg.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 
 #include "test.h"
 
 static char out[65536];
 
-/* Run a shell command; capture stdout+stderr; return the exit status
-** (128+signal when killed). */
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-  char cmd[8192];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(cmd, sizeof cmd, fmt, ap);
-  va_end(ap);
-  char full[8300];
-  snprintf(full, sizeof full, "(%s) 2>&1", cmd);
-  FILE *f = popen(full, "r");
-  if (!f) return -1;
-  size_t n = fread(out, 1, sizeof out - 1, f);
-  out[n] = 0;
-  int st = pclose(f);
-  if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-  return WEXITSTATUS(st);
-}
+/* a shell command's exit status; its stdout+stderr in out */
+#define sh(...) test_sh(out, sizeof out, __VA_ARGS__)
 
 static const char *T(const char *name) {
   static char p[4][600];

@@ -8,36 +8,17 @@
 ** and the model identity is enforced at query time.
 */
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include <cjson/cJSON.h>
 
 #include "test.h"
 
-static char *out;
-static size_t out_cap = 1 << 24;
+static char out[1 << 24];
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-  char cmd[8192];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(cmd, sizeof cmd, fmt, ap);
-  va_end(ap);
-  char full[8300];
-  snprintf(full, sizeof full, "(%s) 2>&1", cmd);
-  if (!out) out = malloc(out_cap);
-  FILE *f = popen(full, "r");
-  if (!f) return -1;
-  size_t n = fread(out, 1, out_cap - 1, f);
-  out[n] = 0;
-  int st = pclose(f);
-  if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-  return WEXITSTATUS(st);
-}
+/* a shell command's exit status; its stdout+stderr in out */
+#define sh(...) test_sh(out, sizeof out, __VA_ARGS__)
 
 #define NDOCS 300
 static char ids[NDOCS][64];

@@ -8,34 +8,17 @@
 ** leg without vectors, a split with no judged query) fails with a clear
 ** message and the right exit status.
 */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "test.h"
 
 static char out[1 << 20];
 
-/* Run a shell command; its stdout+stderr in out; returns the exit status. */
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-  char cmd[8192];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(cmd, sizeof cmd, fmt, ap);
-  va_end(ap);
-  char full[8300];
-  snprintf(full, sizeof full, "(%s) 2>&1", cmd);
-  FILE *f = popen(full, "r");
-  if (!f) return -1;
-  size_t n = fread(out, 1, sizeof out - 1, f);
-  out[n] = 0;
-  int st = pclose(f);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+/* a shell command's exit status; its stdout+stderr in out */
+#define sh(...) test_sh(out, sizeof out, __VA_ARGS__)
 
 static const char *scifact(void) {
   static char p[600];

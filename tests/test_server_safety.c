@@ -4,9 +4,7 @@
 ** an error or results, never a crash), the query path's bounded analyzer
 ** memory, and strings with an embedded U+0000 (never cut silently).
 */
-#include <stdarg.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 
 #include "analysis/analysis.h"
 #include "blend.h"
@@ -22,24 +20,8 @@ static const char *T(const char *name) {
 }
 
 static char out[65536];
-/* Run a shell command, capture stdout+stderr, return the exit status
-** (128+signal when killed). */
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-  static char cmd[1 << 17];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(cmd, sizeof cmd - 16, fmt, ap);
-  va_end(ap);
-  strcat(cmd, " 2>&1");
-  FILE *f = popen(cmd, "r");
-  if (!f) return -1;
-  size_t n = fread(out, 1, sizeof out - 1, f);
-  out[n] = 0;
-  int st = pclose(f);
-  if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-  return WEXITSTATUS(st);
-}
+/* a shell command's exit status; its stdout+stderr in out */
+#define sh(...) test_sh(out, sizeof out, __VA_ARGS__)
 
 static void write_file(const char *path, const char *data, size_t len) {
   FILE *f = fopen(path, "wb");

@@ -32,6 +32,8 @@ void cli_version_line(FILE *f);
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print err's message the same way; returns 1. */
 int cli_fail_err(const blend_error *err);
+/* A decimal count in [1, max]; -1 when s is not one. */
+long cli_parse_count(const char *s, long max);
 
 /* A progress line on stderr, redrawn at most ~10 times a second, only when
 ** stderr is a terminal. total_bytes may be 0 (unknown: no ETA). */

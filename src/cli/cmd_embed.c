@@ -5,7 +5,6 @@
 ** bounded whatever the input size.
 */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,15 +37,6 @@ static void embed_usage(FILE *f) {
         "\n"
         "exit status: 0 ok, 1 runtime error (model, input), 2 usage error\n",
         f);
-}
-
-/* Parse a positive integer option value; -1 if invalid. */
-static long parse_count(const char *s, long max) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || *end || end == s || v < 1 || v > max) return -1;
-  return v;
 }
 
 typedef struct item {
@@ -157,7 +147,7 @@ int cmd_embed(int argc, char **argv) {
       if (!strcmp(a, "--model")) model_dir = v;
       else if (!strcmp(a, "--format")) format = v;
       else if (!strcmp(a, "--field")) field = v;
-      else if ((n = parse_count(v, 1 << 20)) < 0) {
+      else if ((n = cli_parse_count(v, 1 << 20)) < 0) {
         fprintf(stderr, "blend embed: %s needs a positive integer, not '%s'\n", a, v);
         return 2;
       } else if (!strcmp(a, "--batch")) opts.batch = (uint32_t)n;

@@ -4,7 +4,6 @@
 ** "score<TAB>document".
 */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,14 +37,6 @@ static void rerank_usage(FILE *f) {
         "\n"
         "exit status: 0 ok, 1 runtime error (model, input), 2 usage error\n",
         f);
-}
-
-static long rr_count(const char *s, long max) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || *end || end == s || v < 1 || v > max) return -1;
-  return v;
 }
 
 typedef struct doc {
@@ -89,7 +80,7 @@ int cmd_rerank(int argc, char **argv) {
       if (!strcmp(a, "--model")) model_dir = v;
       else if (!strcmp(a, "--query")) query = v;
       else if (!strcmp(a, "--field")) field = v;
-      else if ((n = rr_count(v, 1L << 30)) < 0) {
+      else if ((n = cli_parse_count(v, 1L << 30)) < 0) {
         fprintf(stderr, "blend rerank: %s needs a positive integer, not '%s'\n", a, v);
         return 2;
       } else if (!strcmp(a, "-k")) k = n;

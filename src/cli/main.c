@@ -1,8 +1,10 @@
 /*
 ** main.c — blend's entry point: dispatches to a subcommand.
 */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -69,6 +71,14 @@ int cli_fail(const char *fmt, ...) {
   va_end(ap);
   fputc('\n', stderr);
   return 1;
+}
+
+long cli_parse_count(const char *s, long max) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || *end || end == s || v < 1 || v > max) return -1;
+  return v;
 }
 
 int cli_fail_err(const blend_error *err) {

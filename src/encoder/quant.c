@@ -142,15 +142,12 @@ void q8_quantize_row_ref(const float *x, uint32_t n, float inv, int32_t zp, uint
   }
 }
 
-/* Quantize rows [r0, r0+nr) of x into A (stride in_pad, zero padded). */
+/* Quantize rows [r0, r0+nr) of x into A (stride in_pad, zero padded) for
+** the u8 builds (the AVX2 build has its own, into u16). */
 static void quantize_rows(int isa, const float *x, uint32_t in, uint32_t in_pad, uint32_t r0,
                           uint32_t nr, uint8_t *A, float *sx, int32_t *zp) {
   if (isa == ENC_AVX512_VNNI) {
     q8_quantize_rows_avx512(x, in, in_pad, r0, nr, A, sx, zp);
-    return;
-  }
-  if (isa == ENC_AVX2) {
-    q8_quantize_rows_avx2(x, in, in_pad, r0, nr, A, sx, zp);
     return;
   }
   for (uint32_t i = 0; i < nr; i++) {
@@ -196,20 +193,25 @@ static int q8_block(const float *x, const q8_matrix *q, const float *bias, float
                     uint32_t r0, uint32_t r1, uint32_t c0, uint32_t c1) {
   if (r0 >= r1 || c0 >= c1) return 0;
   int isa = q->isa;
-  q8_tiles_fn tiles = isa == ENC_AVX512_VNNI ? q8_tiles_avx512vnni
-                      : isa == ENC_AVX2      ? q8_tiles_avx2
-                                             : tiles_scalar;
+  q8_tiles_fn tiles = isa == ENC_AVX512_VNNI ? q8_tiles_avx512vnni : tiles_scalar;
   uint32_t b0 = c0 / 16, b1 = (c1 + 15) / 16;
   uint32_t mc = r1 - r0 < MC ? r1 - r0 : MC;
-  uint8_t *A = alloc64((size_t)mc * q->in_pad);
+  size_t esize = isa == ENC_AVX2 ? sizeof(uint16_t) : 1; /* AVX2: u16 activations */
+  void *A = alloc64((size_t)mc * q->in_pad * esize);
   float sx[MC];
   int32_t zp[MC];
   if (!A) return BLEND_ENOMEM;
   size_t lda = q->in_pad;
   for (uint32_t rc = r0; rc < r1; rc += mc) {
     uint32_t nr = r1 - rc < mc ? r1 - rc : mc;
+    float *yc = y + (size_t)rc * ldy;
+    if (isa == ENC_AVX2) {
+      q8_quantize_rows_avx2(x, q->in, q->in_pad, rc, nr, A, sx, zp);
+      q8_tiles_avx2(A, lda, nr, sx, zp, q, b0, b1, c0, c1, bias, yc, ldy);
+      continue;
+    }
     quantize_rows(isa, x, q->in, q->in_pad, rc, nr, A, sx, zp);
-    tiles(A, lda, nr, sx, zp, q, b0, b1, c0, c1, bias, y + (size_t)rc * ldy, ldy);
+    tiles(A, lda, nr, sx, zp, q, b0, b1, c0, c1, bias, yc, ldy);
   }
   free(A);
   return 0;

@@ -127,8 +127,8 @@ void q8_tiles_avx2(const uint16_t *A, size_t lda, uint32_t nr, const float *sx,
       __m256i s10 = s00, s11 = s00, s12 = s00, s13 = s00;
       /* In assembly: GCC 12 spills an accumulator of the intrinsic version
       ** and adds register moves, and the front end, not the multiplier, then
-      ** bounds the loop (26.5 → 31.5 → see bench/RESULTS.md). One weight
-      ** register is widened and used by both rows before the next. */
+      ** bounds the loop (Zen 1, ffn 4096 rows: 31.5 GOP/s, here 35.8). One
+      ** weight register is widened and used by both rows before the next. */
       const int8_t *bg = B;
       const uint16_t *p0 = a0, *p1 = a1;
       uint32_t left = ng;

@@ -185,10 +185,11 @@ static void vec_vs_twin(int isa) {
   mx = 0;
   for (int i = 0; i < 383; i++) mx = fmax(mx, fabs(a[i] - t[i]));
   CHECKF(mx < 2e-6, "%s layernorm vs twin: %.3g", o->name, mx);
-  /* attention: short, ragged and multi-block (T > 256) sequences; d 32 and 24 */
-  size_t Ts[] = {1, 7, 100, 300}, ds[] = {32, 24};
-  for (size_t ti = 0; ti < 4; ti++)
-    for (size_t di = 0; di < 2; di++) {
+  /* attention: short, ragged, not a multiple of the 6-query tile and multi-block
+  ** (T > 256, > 512) sequences; head sizes 32, 24, 64 and 40 (tails of 16) */
+  size_t Ts[] = {1, 7, 100, 128, 300, 515}, ds[] = {32, 24, 64, 40};
+  for (size_t ti = 0; ti < 6; ti++)
+    for (size_t di = 0; di < 4; di++) {
       size_t T = Ts[ti], d = ds[di], ld = 3 * d;
       float *qkv = rand_buf(T * ld, 1.0f, 0.0f), *o1 = malloc(T * d * 4), *o2 = malloc(T * d * 4);
       float *scr = malloc(k_attention_scratch(T, d) * 4);

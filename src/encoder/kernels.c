@@ -47,7 +47,10 @@ size_t k_attention_scratch(size_t T, size_t d) {
   /* bf16 (attention_bf16.c): Q T·d/2, keys d·kb/2, scores T·kb, P T·kb/2,
   ** values kb·d/2, max/sum 2T, plus 64-byte alignment of six arrays */
   size_t bf16 = T * d / 2 + d * kb + T * kb * 3 / 2 + 2 * T + 6 * 16;
-  return f32 > bf16 ? f32 : bf16;
+  /* AVX2 (kernels_avx2.c): all keys transposed [d][T16] + 6 rows of scores */
+  size_t avx2 = (d + 6) * ((T + 15) / 16 * 16);
+  size_t most = f32 > bf16 ? f32 : bf16;
+  return most > avx2 ? most : avx2;
 }
 
 /* ---- exact simple twins ---- */

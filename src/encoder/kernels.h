@@ -37,8 +37,9 @@ void k_tanh(float *x, size_t n);
 ** q, k, v: row i at q + i*ld (same ld for all three), d values each;
 ** out row i at out + i*ldo. T tokens, all of them real (no padding: the
 ** caller packs sequences). scale = 1/√d. scratch: k_attention_scratch(T, d)
-** floats. Keys are processed in blocks with an online (running max) softmax,
-** so the result is numerically stable for any T. */
+** floats. The generic build processes keys in blocks with an online
+** (running max) softmax, the AVX2 one all keys of six queries at a time with
+** a two-pass softmax: both are numerically stable for any T. */
 size_t k_attention_scratch(size_t T, size_t d);
 void k_attention(const float *q, const float *k, const float *v, size_t ld, size_t T, size_t d,
                  float scale, float *out, size_t ldo, float *scratch);

@@ -70,6 +70,10 @@ void KN(k_erf)(const float *x, float *y, size_t n) {
   for (size_t i = 0; i < n; i++) y[i] = erf1(x[i]);
 }
 
+/* A build that defines KN_OWN_GELU_ATTENTION supplies its own k_gelu and
+** k_attention (kernels_avx2.c: explicit 256-bit tiles, because the 16-wide
+** vectors below need 16 ymm accumulators on AVX2 and spill). */
+#ifndef KN_OWN_GELU_ATTENTION
 void KN(k_gelu)(float *x, size_t n) {
   for (size_t i = 0; i < n; i++) {
     float z = x[i];
@@ -217,3 +221,4 @@ void KN(k_attention)(const float *q, const float *k, const float *v, size_t ld, 
   }
 }
 
+#endif /* KN_OWN_GELU_ATTENTION */

@@ -17,8 +17,11 @@
 ** threads costs tens of microseconds, a 1M-float scan takes ~100. */
 #define SCAN_PAR_MIN_FLOATS (1u << 20)
 #define SCAN_MAX_THREADS 64
-/* rows prefetched ahead of the scan (software prefetch, non-temporal hint) */
-#define SCAN_AHEAD 8
+/* No software prefetch: the rows are read in address order, which the
+** hardware stream prefetcher follows on its own. On Zen 1 (100k x 384,
+** one thread) prefetching 4 rows 8 rows ahead with the non-temporal hint
+** cut the scan from 11.3 to 7.4-8.5 GB/s, and T0/NTA hints at 1-16 KB
+** ahead all stayed below the unprefetched loop (bench/RESULTS.md). */
 
 typedef struct scan_job {
   const vec_field *f;
@@ -38,13 +41,8 @@ static void scan_all(scan_job *j) {
   uint32_t d = j->lo;
   float sc[4];
   int l2 = f->metric == VEC_L2;
-  size_t span = 4 * (size_t)f->stride_f32 * sizeof(float); /* four consecutive rows */
   for (; d + 4 <= j->hi; d += 4) {
     const float *r[4] = {vec_row(f, d), vec_row(f, d + 1), vec_row(f, d + 2), vec_row(f, d + 3)};
-    if (d + SCAN_AHEAD + 4 <= j->hi) { /* later rows' lines, ahead of the stream prefetcher */
-      const char *ahead = (const char *)vec_row(f, d + SCAN_AHEAD);
-      for (size_t o = 0; o < span; o += 64) __builtin_prefetch(ahead + o, 0, 0);
-    }
     if (l2) {
       f->k->l2_4(q->q, r, f->dim, sc);
       for (int i = 0; i < 4; i++) sc[i] = vec_sane(-sc[i]);

@@ -1,7 +1,8 @@
 /*
 ** bench_gemm.c — throughput of the encoder's linear layers: cblas_sgemm vs
 ** blend's f32_linear vs q8_linear (int8 VNNI), at 1 and 2 threads, on
-** MiniLM-L6 shapes, plus the machine's measured f32 FMA and int8 VNNI peaks
+** MiniLM-L6 shapes, plus the machine's measured f32 FMA (zmm, or ymm on AVX2-only
+** CPUs, also on 2 threads at once) and int8 VNNI peaks
 ** (tight register-only loops) so each figure reads as a fraction of peak.
 **
 **   build/release/bench_gemm [reps [shape-substring]]
@@ -108,6 +109,38 @@ __attribute__((target("avx512f,avx512bf16"))) static double peak_bf16(void) {
   return 64.0 * 12 * n / t / 1e9; /* 32 bf16 multiply-adds × 2 flops */
 }
 
+/* The same on AVX2 (ymm, 8 lanes): the ceiling on CPUs without AVX-512. */
+#define PEAK_LOOP_Y(INSN)                                                      \
+  __asm__ volatile("vxorps %%ymm0, %%ymm0, %%ymm0\n\t"                        \
+                   "vmovaps %%ymm0, %%ymm1\n\t"                               \
+                   "1:\n\t" INSN(0) INSN(1) INSN(2) INSN(3) INSN(4) INSN(5)    \
+                   INSN(6) INSN(7) INSN(8) INSN(9) INSN(10) INSN(11)          \
+                   "dec %0\n\t"                                               \
+                   "jnz 1b\n\t"                                               \
+                   : "+r"(iters)                                              \
+                   :                                                          \
+                   : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",  \
+                     "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",       \
+                     "xmm13", "cc")
+#define FMA_Y(r) "vfmadd231ps %%ymm12, %%ymm13, %%ymm" #r "\n\t"
+
+__attribute__((target("avx2,fma"))) static double peak_fma_avx2(void) {
+  long n = 50000000, iters = n;
+  double t = cpu_now();
+  PEAK_LOOP_Y(FMA_Y);
+  t = cpu_now() - t;
+  return 2.0 * 8 * 12 * n / t / 1e9; /* 8 lanes × 2 flops */
+}
+
+/* The AVX2 peak loop on every worker of a 2-thread pool at once, wall time:
+** whether the two vCPUs behave as two cores (2× the 1-thread figure). */
+typedef struct peak2 {
+  double gflops[2];
+} peak2;
+static void peak2_task(void *ctx, size_t task, int worker) {
+  ((peak2 *)ctx)->gflops[task] = peak_fma_avx2();
+}
+
 typedef struct job {
   const float *x, *b;
   float *y;
@@ -139,8 +172,20 @@ int main(int argc, char **argv) {
   cpu_detect(&cpu);
   double pf = cpu.avx512f ? peak_fma() : 0, pv = cpu.avx512vnni ? peak_vnni() : 0;
   double pb = cpu.avx512bf16 ? peak_bf16() : 0;
-  printf("peak f32 FMA (1 core): %.1f GFLOP/s; peak int8 vpdpbusd (1 core): %.1f GOP/s\n", pf, pv);
+  if (!cpu.avx512f && cpu.avx2 && cpu.fma) pf = peak_fma_avx2();
+  printf("peak f32 FMA (1 core, %s): %.1f GFLOP/s; peak int8 vpdpbusd (1 core): %.1f GOP/s\n",
+         cpu.avx512f ? "zmm" : "ymm", pf, pv);
   printf("peak bf16 vdpbf16ps (1 core): %.1f GFLOP/s\n", pb);
+  if (cpu.avx2 && cpu.fma) {
+    tpool *pool = tpool_new(2);
+    peak2 p2 = {{0, 0}};
+    double t = now();
+    tpool_run(pool, 2, peak2_task, &p2);
+    t = now() - t;
+    tpool_free(pool);
+    printf("peak f32 ymm FMA on 2 threads at once: %.1f + %.1f GFLOP/s (thread CPU time), "
+           "%.1f GFLOP/s wall\n", p2.gflops[0], p2.gflops[1], 2 * 2.0 * 8 * 12 * 50000000 / t / 1e9);
+  }
   if (argc > 2 && !strcmp(argv[2], "no-shape")) return 0;
   shape shapes[] = {
       {"qkv 4096x384>1152", 4096, 384, 1152}, {"attn 4096x384>384", 4096, 384, 384},

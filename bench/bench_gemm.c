@@ -121,8 +121,14 @@ __attribute__((target("avx512f,avx512bf16"))) static double peak_bf16(void) {
                    :                                                          \
                    : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",  \
                      "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",       \
-                     "xmm13", "cc")
+                     "xmm13", "xmm14", "cc")
 #define FMA_Y(r) "vfmadd231ps %%ymm12, %%ymm13, %%ymm" #r "\n\t"
+/* int8 without VNNI: the exact step of quant_avx2.c (16 multiply-adds) and
+** MLAS's vpmaddubsw step widened by vpmaddwd with ones (32, saturating). */
+#define MADDWD_Y(r) "vpmaddwd %%ymm12, %%ymm13, %%ymm14\n\tvpaddd %%ymm14, %%ymm" #r ", %%ymm" #r "\n\t"
+#define MADDUBSW_Y(r)                                                          \
+  "vpmaddubsw %%ymm12, %%ymm13, %%ymm14\n\tvpmaddwd %%ymm14, %%ymm1, %%ymm14\n\t" \
+  "vpaddd %%ymm14, %%ymm" #r ", %%ymm" #r "\n\t"
 
 __attribute__((target("avx2,fma"))) static double peak_fma_avx2(void) {
   long n = 50000000, iters = n;
@@ -130,6 +136,24 @@ __attribute__((target("avx2,fma"))) static double peak_fma_avx2(void) {
   PEAK_LOOP_Y(FMA_Y);
   t = cpu_now() - t;
   return 2.0 * 8 * 12 * n / t / 1e9; /* 8 lanes × 2 flops */
+}
+
+/* GOP/s (2 ops per multiply-add) of the two int8 steps above: on AMD Zen 1
+** both issue at the f32 FMA rate (the one vector integer multiplier takes a
+** ymm vpmaddwd or vpmaddubsw every 2 cycles), so int8 gains no compute. */
+__attribute__((target("avx2"))) static double peak_maddwd_avx2(void) {
+  long n = 50000000, iters = n;
+  double t = cpu_now();
+  PEAK_LOOP_Y(MADDWD_Y);
+  t = cpu_now() - t;
+  return 2.0 * 16 * 12 * n / t / 1e9;
+}
+__attribute__((target("avx2"))) static double peak_maddubsw_avx2(void) {
+  long n = 50000000, iters = n;
+  double t = cpu_now();
+  PEAK_LOOP_Y(MADDUBSW_Y);
+  t = cpu_now() - t;
+  return 2.0 * 32 * 12 * n / t / 1e9;
 }
 
 /* The AVX2 peak loop on every worker of a 2-thread pool at once, wall time:
@@ -185,6 +209,12 @@ int main(int argc, char **argv) {
     tpool_free(pool);
     printf("peak f32 ymm FMA on 2 threads at once: %.1f + %.1f GFLOP/s (thread CPU time), "
            "%.1f GFLOP/s wall\n", p2.gflops[0], p2.gflops[1], 2 * 2.0 * 8 * 12 * 50000000 / t / 1e9);
+  }
+  if (cpu.avx2 && !cpu.avx512vnni) {
+    /* q8%pk below is then against the exact vpmaddwd step, the AVX2 kernel's */
+    pv = peak_maddwd_avx2();
+    printf("peak int8 ymm (1 core): vpmaddwd+vpaddd (exact, quant_avx2.c) %.1f GOP/s; "
+           "vpmaddubsw+vpmaddwd+vpaddd (saturating) %.1f GOP/s\n", pv, peak_maddubsw_avx2());
   }
   if (argc > 2 && !strcmp(argv[2], "no-shape")) return 0;
   shape shapes[] = {

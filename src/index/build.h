@@ -5,7 +5,9 @@
 ** serializer per structure at commit — postings + term dictionary
 ** (postings_writer.c), ids + id dictionary + stored fields + metadata
 ** (store_writer.c), vectors (vector_writer.c) — and the segment file that
-** lays their sections out (seg_build.c). manifest.c writes the generation.
+** lays their sections out (seg_build.c). The structural merger
+** (seg_merge.c) feeds the same serializers from open segments.
+** manifest.c writes the generation.
 */
 #ifndef BLEND_INDEX_BUILD_H
 #define BLEND_INDEX_BUILD_H
@@ -91,6 +93,32 @@ int docbuf_field(docbuf *b, const char *name, blend_error *err); /* id, or -code
 /* Meta column of name (created when absent); -1 when too many. */
 int docbuf_meta_col(docbuf *b, const char *name);
 
+/* The postings encoder (postings_writer.c), fed one term at a time in key
+** order (u8 field + term bytes): the caller puts the term's n documents
+** (ascending segment doc numbers), their tfs and positions into docs[],
+** tfs[], pos and pos_doc_off[] (start of each document's position varints
+** in pos; reserve room first), then postings_out_term encodes the blocks,
+** skip table and dictionary entry; a term with n = 0 is dropped. */
+typedef struct postings_out {
+  sec *td, *ti, *po, *pp;  /* SEC_TERMDICT, SEC_TERMINDEX, SEC_POSTINGS, SEC_POSITIONS */
+  uint32_t *docs, *tfs;    /* [cap] */
+  uint32_t *pos_doc_off;   /* [cap + 1] */
+  size_t cap;
+  bbuf pos;                /* positions of the current term, all its docs */
+  bbuf blocks, skip;       /* encoder scratch */
+  bbuf index;              /* u32 offset of each dictionary block */
+  char prev[MAX_TERM + 2]; /* previous key (front coding) */
+  uint32_t prev_len;
+  uint64_t written;        /* terms in the dictionary */
+} postings_out;
+
+int postings_out_begin(postings_out *o, seg_build *sb);
+int postings_out_reserve(postings_out *o, size_t n);
+/* 0, -1 (out of memory) or -2 (an offset would not fit in 32 bits). */
+int postings_out_term(postings_out *o, const char *key, uint32_t klen, uint32_t n, const uint8_t *norms);
+int postings_out_end(postings_out *o, uint64_t *nterms_out);
+void postings_out_free(postings_out *o);
+
 /* Serializers: each appends its sections to sb. remap maps buffer doc
 ** numbers to segment doc numbers (UINT32_MAX = deleted). They return 0, -1
 ** (out of memory) or -2 (an offset would not fit the format's 32 bits). */
@@ -104,6 +132,16 @@ int vectors_write(docbuf *b, const uint32_t *remap, uint32_t live, seg_build *sb
 ** in it (0: nothing written). */
 int docbuf_write_segment(docbuf *b, const char *path, uint32_t *ndocs_out, uint64_t *bytes,
                          uint32_t *crc, blend_error *err);
+
+/* ---- a merged segment (seg_merge.c): the live documents of open segments,
+** in source order then doc order, written without re-analysis */
+typedef struct merge_src {
+  const segment *seg;
+  const uint64_t *live; /* bit set = live, ceil(ndocs/64) words */
+} merge_src;
+
+int seg_merge_write(const blend_index_config *cfg, const merge_src *src, uint32_t nsrc, const char *path,
+                    uint32_t *ndocs_out, uint64_t *bytes, uint32_t *crc, blend_error *err);
 
 /* ---- the manifest of one generation (manifest.c) */
 typedef struct manifest_seg {

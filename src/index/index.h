@@ -108,6 +108,21 @@ int segment_open(segment *s, const char *path, blend_error *err);
 ** docs are not copied). */
 void segment_share(segment *dst, const segment *src);
 void segment_close(segment *s);
+/* The terms of one field in key order (the structural merger's k-way
+** merge): after segment_terms_begin, each segment_terms_next gives the
+** next term (key = u8 field + term bytes, klen bytes) with its entry,
+** checked as segment_term checks it, and keys strictly increasing. */
+typedef struct term_iter {
+  const segment *seg;
+  const uint8_t *p, *end;
+  uint32_t field;
+  char key[MAX_TERM + 2];
+  uint32_t klen;
+  term_entry te;
+} term_iter;
+void segment_terms_begin(term_iter *it, const segment *s, uint32_t field);
+/* 1: a term; 0: the field has no more; -1: corrupt. */
+int segment_terms_next(term_iter *it);
 /* Local doc of an external id via the id dictionary: 1 found, 0 absent
 ** (deleted documents are found too: check segment_is_live). */
 int segment_find_id(const segment *s, const char *id, size_t len, uint32_t *doc);
@@ -192,5 +207,10 @@ void store_scratch_free(store_scratch *sc);
 int segment_doc_id(const segment *s, uint32_t doc, const char **id, size_t *len);
 int segment_doc_field(const segment *s, store_scratch *sc, uint32_t segno, uint32_t doc,
                       uint32_t field, const char **text, size_t *len, blend_error *err);
+/* Stored-field block b decompressed (valid as segment_doc_field's texts
+** are), holding the records of docs [*first, *last) in order: per doc
+** varint nfields, then per field varint field, varint len, bytes. */
+int segment_store_block(const segment *s, store_scratch *sc, uint32_t b, const uint8_t **raw, size_t *len,
+                        uint32_t *first, uint32_t *last, blend_error *err);
 
 #endif

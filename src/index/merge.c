@@ -1,13 +1,15 @@
 /*
 ** merge.c — the merge policy and the merger.
 **
-** Merger: the live documents of the chosen segments are read back (id,
-** stored text fields, metadata, vector row) and re-added to a fresh docbuf,
-** which rebuilds every structure — postings, term dictionary, stored
-** fields, id dictionary, metadata, vectors and the HNSW graph — as one new
-** segment, dropping deleted documents. The switch is an ordinary commit, so
-** a merge is crash-safe the same way: until the manifest rename, the old
-** segments are the index.
+** Merger (seg_merge.c): the live documents of the chosen segments, in
+** segment order then doc order, become one new segment without analysing
+** any text: postings are decoded term by term across the sources, deleted
+** documents dropped, doc numbers remapped and re-encoded; norms, stored
+** fields, ids, metadata and vector rows are copied; field statistics, the
+** id dictionary, int8 codes and the HNSW graph are rebuilt — so the
+** segment equals a fresh build of the same live documents. The switch is
+** an ordinary commit, so a merge is crash-safe the same way: until the
+** manifest rename, the old segments are the index.
 **
 ** Policy (after each commit; a simplified form of Lucene's
 ** TieredMergePolicy): segments are sized by live documents, sizes below
@@ -24,80 +26,22 @@
 #include <string.h>
 
 #include "index/writer.h"
-#include "vector/vector.h"
 
 #define MERGE_FLOOR 1000.0
 #define MERGE_FACTOR 10
 #define EXPUNGE_RATIO 0.3
 
-static int live_bit(const uint64_t *bits, uint32_t d) { return (int)((bits[d >> 6] >> (d & 63)) & 1); }
-
-/* Re-add the live documents of segment s (private live bits) to b. */
-static int readd_segment(const segment *s, uint32_t segno, const uint64_t *live, docbuf *b,
-                         blend_error *err) {
-  store_scratch sc = {0};
-  sc.seg = sc.block = UINT32_MAX;
-  blend_field_value fv[MAX_FIELDS];
-  blend_meta_value mv[MAX_META];
-  int rc = BLEND_OK;
-  for (uint32_t d = 0; d < s->ndocs && !rc; d++) {
-    if (!live_bit(live, d)) continue;
-    blend_doc doc = {0};
-    size_t idlen;
-    segment_doc_id(s, d, &doc.id, &idlen);
-    doc.id_len = idlen;
-    size_t nf = 0;
-    for (uint32_t f = 1; f < s->nfields && !rc; f++) { /* field 0 is the flat view */
-      const char *text;
-      size_t len;
-      blend_error ferr;
-      int r = segment_doc_field(s, &sc, segno, d, f, &text, &len, &ferr);
-      if (r == BLEND_ENOTFOUND) continue;
-      if (r) {
-        rc = blend_seterr(err, r, "%s", ferr.message);
-        break;
-      }
-      fv[nf++] = (blend_field_value){s->field_names[f], text, len};
-    }
-    if (rc) break;
-    doc.fields = fv;
-    doc.nfields = nf;
-    size_t nm = 0;
-    for (uint32_t c = 0; c < s->nmeta; c++) {
-      const meta_col *m = &s->metas[c];
-      if (m->kind[d] == BLEND_META_NUMBER) {
-        double v;
-        memcpy(&v, m->num + 8 * (size_t)d, sizeof v);
-        mv[nm++] = (blend_meta_value){m->name, BLEND_META_NUMBER, v, NULL, 0};
-      } else if (m->kind[d] == BLEND_META_STRING) {
-        uint32_t a = rd_u32(m->str_off + 4 * (size_t)d), e = rd_u32(m->str_off + 4 * (size_t)d + 4);
-        mv[nm++] = (blend_meta_value){m->name, BLEND_META_STRING, 0, (const char *)m->str + a, e - a};
-      }
-    }
-    doc.meta = mv;
-    doc.nmeta = nm;
-    if (s->vec) {
-      doc.vector = vec_field_row(s->vec, d);
-      doc.vector_dim = vec_field_dim(s->vec);
-    }
-    int replaced;
-    rc = docbuf_add(b, &doc, &replaced, err);
-  }
-  store_scratch_free(&sc);
-  return rc;
-}
-
 /* Merge the segments whose flags are set in pick into one. */
 static int merge_picked(blend_writer *w, const uint8_t *pick, blend_error *err) {
-  docbuf mb;
-  int rc = docbuf_init(&mb, &w->cfg, err);
-  if (rc) return rc;
-  for (uint32_t i = 0; i < w->ix->nsegs && !rc; i++)
-    if (pick[i]) rc = readd_segment(&w->ix->segs[i], i, w->live[i], &mb, err);
+  merge_src *src = malloc(((size_t)w->ix->nsegs + 1) * sizeof *src);
+  if (!src) return blend_seterr(err, BLEND_ENOMEM, "out of memory");
+  uint32_t nsrc = 0;
+  for (uint32_t i = 0; i < w->ix->nsegs; i++)
+    if (pick[i]) src[nsrc++] = (merge_src){&w->ix->segs[i], w->live[i]};
   manifest next;
-  if (!rc) rc = writer_next_manifest(w, &next, err);
+  int rc = writer_next_manifest(w, &next, err);
   if (rc) {
-    docbuf_free(&mb);
+    free(src);
     return rc;
   }
   manifest_seg ns = {0};
@@ -105,8 +49,8 @@ static int merge_picked(blend_writer *w, const uint8_t *pick, blend_error *err) 
   snprintf(ns.name, sizeof ns.name, "seg-%06llu-%llu.bseg", (unsigned long long)next.generation,
            (unsigned long long)next.next_segment++);
   snprintf(path, sizeof path, "%s/%s", w->dir, ns.name);
-  rc = docbuf_write_segment(&mb, path, &ns.docs, &ns.bytes, &ns.crc, err);
-  docbuf_free(&mb);
+  rc = seg_merge_write(&w->cfg, src, nsrc, path, &ns.docs, &ns.bytes, &ns.crc, err);
+  free(src);
   for (uint32_t i = 0; !rc && i < w->ix->nsegs; i++)
     if (!pick[i] && manifest_add_seg(&next, &w->base.segs[i]))
       rc = blend_seterr(err, BLEND_ENOMEM, "out of memory");

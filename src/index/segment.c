@@ -396,6 +396,52 @@ int segment_term(const segment *s, uint32_t field, const char *term, size_t len,
   return 0;
 }
 
+void segment_terms_begin(term_iter *it, const segment *s, uint32_t field) {
+  it->seg = s;
+  it->field = field;
+  it->klen = 0;
+  it->end = s->termdict.p + s->termdict.len;
+  it->p = it->end;
+  if (s->td_blocks == 0) return;
+  /* the first block whose first key's field is >= field; the field's terms
+     may begin in the block before it */
+  uint32_t lo = 0, hi = s->td_blocks;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (s->td_prefix[mid] >> 56 < field) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo > 0) lo--;
+  it->p = s->termdict.p + rd_u32(s->termindex.p + 4 + 4 * (size_t)lo);
+}
+
+int segment_terms_next(term_iter *it) {
+  const segment *s = it->seg;
+  for (;;) {
+    if (it->p >= it->end) return 0;
+    char prev[MAX_TERM + 2];
+    uint32_t plen = it->klen;
+    memcpy(prev, it->key, plen);
+    const uint8_t *at = it->p;
+    if (read_entry(&it->p, it->end, it->key, &it->klen, &it->te) || it->klen == 0) return -1;
+    if (plen && keycmp(prev, plen, it->key, it->klen) >= 0) return -1;
+    uint32_t f = (uint8_t)it->key[0];
+    if (f < it->field) continue;
+    if (f > it->field) {
+      it->p = at; /* stays on the next field's first term */
+      it->klen = plen;
+      memcpy(it->key, prev, plen);
+      return 0;
+    }
+    const term_entry *te = &it->te;
+    if (te->df == 0 || te->df > s->ndocs || te->post_off > s->postings.len ||
+        te->post_len > s->postings.len - te->post_off || te->pos_off > s->positions_sec.len ||
+        te->pos_len > s->positions_sec.len - te->pos_off)
+      return -1;
+    return 1;
+  }
+}
+
 int segment_doc_id(const segment *s, uint32_t doc, const char **id, size_t *len) {
   if (doc >= s->ndocs) return BLEND_ENOTFOUND;
   uint32_t a = rd_u32(s->ids.p + 4 * (size_t)doc), b = rd_u32(s->ids.p + 4 * (size_t)doc + 4);
@@ -447,6 +493,21 @@ static int load_store_block(const segment *s, store_scratch *sc, uint32_t b, con
   victim->block = b;
   victim->used = ++sc->tick;
   *out = &victim->raw;
+  return BLEND_OK;
+}
+
+int segment_store_block(const segment *s, store_scratch *sc, uint32_t b, const uint8_t **raw, size_t *len,
+                        uint32_t *first, uint32_t *last, blend_error *err) {
+  if (b >= s->store_blocks) return blend_seterr(err, BLEND_ENOTFOUND, "no stored-field block %u", b);
+  *first = rd_u32(s->storeindex.p + 4 + 16 * (size_t)b);
+  *last = b + 1 < s->store_blocks ? rd_u32(s->storeindex.p + 4 + 16 * (size_t)(b + 1)) : s->ndocs;
+  if (*first > *last || *last > s->ndocs)
+    return blend_seterr(err, BLEND_ECORRUPT, "%s: stored-field block %u has bad document numbers", s->path, b);
+  const bbuf *bb = NULL;
+  int rc = load_store_block(s, sc, b, &bb, err);
+  if (rc) return rc;
+  *raw = bb->data;
+  *len = bb->len;
   return BLEND_OK;
 }
 

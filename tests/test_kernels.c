@@ -49,7 +49,12 @@ typedef struct shape {
 static const shape shapes[] = {{1, 1, 1},     {1, 5, 1},      {3, 3, 17},    {7, 67, 33},
                                {6, 64, 64},   {13, 130, 100}, {12, 384, 70}, {1, 1536, 16},
                                {25, 100, 65}, {97, 12, 130},  {5, 7, 300},   {104, 64, 200},
-                               {70, 516, 480}};
+                               {70, 516, 480},
+                               /* AVX2 int8 edges: K tails past a 16-value quantize step
+                               ** (15, 17, 33), row pairs with a single last row across
+                               ** 96-row activation chunks (193 = 2·96 + 1, 98), one
+                               ** channel past a block (17), a partial last block (31) */
+                               {2, 15, 16},   {3, 17, 48},    {98, 33, 31},  {193, 20, 17}};
 
 /* int8: the forced build equals q8_linear_ref bit for bit (NaN/inf inputs,
 ** zero rows and skewed rows included), whole matrix and column ranges. */

@@ -74,6 +74,7 @@ typedef struct docbuf {
   float *vecs;                /* [ndocs × dim] when the index has a vector field */
   size_t vec_cap;             /* docs vecs has room for */
   uint8_t *has_vec;           /* per doc: vector present (an attached model fills later) */
+  int unit_vecs;              /* vecs are stored (normalised) rows copied by a merge */
   strmap *id_map;             /* id → doc */
   uint8_t *deleted;           /* per doc flag */
   uint32_t ndocs, deleted_cap, live;

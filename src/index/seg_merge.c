@@ -182,6 +182,7 @@ static int stage_docs(merger *m) {
     b->has_vec = calloc((size_t)m->ndocs + 1, 1);
     if (!b->vecs || !b->has_vec) return nomem(m);
     b->vec_cap = m->ndocs;
+    b->unit_vecs = 1;
   }
   store_scratch sc = {0};
   int rc = BLEND_OK;

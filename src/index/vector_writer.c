@@ -35,6 +35,7 @@ int vectors_write(docbuf *b, const uint32_t *remap, uint32_t live, seg_build *sb
   p.seed = vc->hnsw_seed;
   p.threads = vc->threads;
   p.hnsw = vc->hnsw;
+  p.unit_rows = b->unit_vecs; /* normalising them again would move their last bits */
   sec *st = seg_build_add(sb, SEC_VECSTORE, 0), *gr = seg_build_add(sb, SEC_HNSW, 0);
   int rc = st && gr ? vec_build(rows, live, vc->dim, &p, &st->b, &gr->b, err)
                     : blend_seterr(err, BLEND_ENOMEM, "too many sections");

@@ -38,6 +38,7 @@ void vec_build_params_default(vec_build_params *p) {
   p->threads = 0;
   p->hnsw = 1;
   p->kernels = NULL;
+  p->unit_rows = 0;
 }
 
 float vec_inv_norm(const float *x, size_t n) {
@@ -97,7 +98,7 @@ int vec_build(const float *rows, uint32_t n, uint32_t dim, const vec_build_param
   for (uint32_t i = 0; i < n; i++) {
     const float *x = rows + (size_t)i * dim;
     float *y = out_rows + (size_t)i * sf;
-    if (p->metric == VEC_COSINE) {
+    if (p->metric == VEC_COSINE && !p->unit_rows) {
       float inv = vec_inv_norm(x, dim);
       for (uint32_t d = 0; d < dim; d++) y[d] = x[d] * inv;
     } else {

@@ -74,6 +74,8 @@ typedef struct vec_build_params {
   int threads;                 /* build threads; <= 0: online cores */
   int hnsw;                    /* 0: no graph (exact scan only) */
   const vec_kernels *kernels;  /* NULL: vec_kernels_best() */
+  int unit_rows;               /* cosine rows are already normalised (a merge
+                                  copies stored rows): kept bit for bit */
 } vec_build_params;
 
 /* Defaults: metric cosine, dtype f32, M 16, ef_construction 200 (hnswlib's

@@ -49,8 +49,10 @@ if [ ! -f "$DATA/base.f32" ]; then
   echo "ann: generating $DATA" >&2
   $PY "$PEERS/gen_ann_vectors.py" "$DATA" >&2
 fi
-# usearch: its npm package carries the C++ headers ann_peers.sh compiles
-if [ ! -f "$WORK/npm/node_modules/usearch/include/usearch/index_dense.hpp" ] && command -v npm >/dev/null; then
+# usearch: its npm package carries the C++ headers ann_peers.sh compiles (only fetched when a usearch
+# engine is asked for: with the package present ann_peers.sh also builds NumKong, ~2.5 min)
+if [[ " $ENGINES " == *" usearch-"* ]] && [ ! -f "$WORK/npm/node_modules/usearch/include/usearch/index_dense.hpp" ] &&
+   command -v npm >/dev/null; then
   (mkdir -p "$WORK/npm" && cd "$WORK/npm" && npm init -y >/dev/null && npm install usearch >&2) || true
 fi
 DIM=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['dim'])" "$DATA/meta.json")

@@ -4,7 +4,7 @@ section of bench/RESULTS.md: QPS vs recall@10 per engine and ef (medians over ro
 recall@10 >= 0.95 with the ratios the issue asks for, build time, memory per vector, and the exact
 scan's GB/s against the machine's measured streaming-read bandwidth.
 Usage: bench_ann_report.py LOG.jsonl --cmd "..." --commit SHA [--results bench/RESULTS.md]"""
-import argparse, json, re, statistics, subprocess, sys
+import argparse, datetime, json, re, statistics, subprocess, sys
 
 ap = argparse.ArgumentParser()
 ap.add_argument('log')
@@ -40,13 +40,26 @@ for r in runs:
         continue
     by.setdefault(name(r), []).append(r)
 
+def zen(family, model):
+    """AMD core generation from cpuid family/model (lscpu's model name is just "AMD EPYC" in VMs)."""
+    if family == 23:
+        return 'Zen 1' if model < 0x30 else 'Zen 2'
+    if family == 25:
+        return 'Zen 4' if model in range(0x10, 0x20) or model in range(0x60, 0x80) or model in range(0xa0, 0xb0) else 'Zen 3'
+    return 'Zen 5' if family == 26 else None
+
 def cpu_model():
     try:
         out = subprocess.run(['lscpu'], capture_output=True, text=True).stdout
-        m = re.search(r'Model name:\s*(.*)', out)
-        return m.group(1).strip() if m else '?'
     except OSError:
         return '?'
+    m = re.search(r'Model name:\s*(.*)', out)
+    name = m.group(1).strip() if m else '?'
+    fam, mod = re.search(r'CPU family:\s*(\d+)', out), re.search(r'\nModel:\s*(\d+)', out)
+    flags = re.search(r'Flags:\s*(.*)', out)
+    simd = 'AVX-512' if flags and 'avx512f' in flags.group(1).split() else 'AVX2' if flags and 'avx2' in flags.group(1).split() else 'no AVX2'
+    gen = zen(int(fam.group(1)), int(mod.group(1))) if fam and mod and 'AMD' in name else None
+    return f"{name}{' ' + gen if gen else ''}, {simd}"
 
 order = ['blend-int8', 'blend-f32', 'hnswlib', 'usearch-f16', 'usearch-f32', 'usearch-i8',
          'faiss-hnsw', 'faiss-hnsw-sq8']
@@ -71,7 +84,7 @@ L = []
 L.append('## Dense vectors (ANN): blend vs hnswlib, usearch, FAISS (HNSW, top-10, one query per call, one thread)')
 L.append('')
 L.append('<!-- ann:begin -->')
-L.append(f'Commit `{a.commit}`; CPU {cpu_model()} (2 cores shared with other jobs; load average '
+L.append(f'{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit `{a.commit}`; CPU {cpu_model()} (2 cores shared with other jobs; load average '
          f'{min(loads):.1f}-{max(loads):.1f} during the runs). Command: `{a.cmd}`.')
 n0 = next((r for r in runs if r.get('M')), next((r for r in runs if r.get('n')), {}))
 L.append(f"Data: {n0.get('n', '?')} x {n0.get('dim', '?')} synthetic embedding-like vectors "

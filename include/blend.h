@@ -593,9 +593,10 @@ enum blend_precision {
   BLEND_PRECISION_F32 = 0,  /* float32 arithmetic (matches PyTorch to ~1e-7) */
   BLEND_PRECISION_INT8 = 1, /* int8-quantised linear layers (faster, approximate); attention
                                in BF16 on CPUs with AVX-512 BF16, else float32 */
-  BLEND_PRECISION_BF16 = 2  /* bf16 weights and activations, float32 sums (cosine >= 0.9999
-                               to F32); needs AVX-512 BF16: blend_model_open fails with
-                               BLEND_EUNSUPPORTED on other CPUs */
+  BLEND_PRECISION_BF16 = 2  /* feed-forward layers (2/3 of the work) in bf16 weights and
+                               activations with float32 sums; the attention block stays
+                               float32 (cosine >= 0.9999 to F32); needs AVX-512 BF16:
+                               blend_model_open fails with BLEND_EUNSUPPORTED on other CPUs */
 };
 
 typedef struct blend_model_options {

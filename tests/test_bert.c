@@ -666,6 +666,32 @@ TEST(forward_bf16_build) {
   check_close_to_reference(BERT_INT8, ENC_AMX, INT8_MIN_COS); /* bf16 attention */
 }
 
+/* bf16 mode multiplies the feed-forward layers in bf16 and keeps the
+** attention block's projections in float32 (bf16 there costs real texts
+** their 0.9999 cosine): every layer, and the int8 and f32 modes untouched. */
+TEST(bf16_mode_layer_precisions) {
+  NEED_ISA(ENC_AVX512_BF16);
+  const char *dir = fixture("bert-tiny-random");
+  if (!dir) SKIP("../shared/fixtures not found");
+  static const int backends[3] = {BERT_BF16, BERT_INT8, BERT_F32_PACKED};
+  for (int b = 0; b < 3; b++) {
+    bert_model *m = NULL;
+    blend_error err = {0};
+    int rc = bert_load(dir, 1, backends[b], &m, &err);
+    CHECKF(rc == 0, "load: %s", err.message);
+    if (rc) return;
+    int attn = backends[b] == BERT_BF16 ? BERT_F32_PACKED : backends[b];
+    for (uint32_t l = 0; l < m->cfg.layers; l++) {
+      const bert_layer *L = &m->layers[l];
+      CHECK_EQ_INT(L->qkv.prec, attn);
+      CHECK_EQ_INT(L->ao.prec, attn);
+      CHECK_EQ_INT(L->in.prec, backends[b]);
+      CHECK_EQ_INT(L->out.prec, backends[b]);
+    }
+    bert_free(m);
+  }
+}
+
 /* --bf16 on a CPU without AVX-512 BF16 (simulated by capping the kernels):
 ** a clear error, no silent fallback. */
 TEST(bf16_without_unit_fails_clearly) {

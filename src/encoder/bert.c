@@ -108,12 +108,15 @@ static int load_layer(bert_model *m, const char *prefix, uint32_t li, bert_layer
     return rc;
   bert_linear *lins[4] = {&L->qkv, &L->ao, &L->in, &L->out};
   for (int i = 0; i < 4; i++) {
-    if (m->backend == BERT_F32_PACKED)
-      rc = f32_pack(lins[i]->w, lins[i]->out, lins[i]->in, &lins[i]->pk, err);
-    else if (m->backend == BERT_INT8)
-      rc = q8_quantize(lins[i]->w, lins[i]->out, lins[i]->in, &lins[i]->q8, err);
-    else if (m->backend == BERT_BF16)
-      rc = bf16_pack(lins[i]->w, lins[i]->out, lins[i]->in, &lins[i]->bf, err);
+    bert_linear *lin = lins[i];
+    /* bf16 mode: the attention block's projections stay float32 (bert.h) */
+    lin->prec = m->backend == BERT_BF16 && i < 2 ? BERT_F32_PACKED : m->backend;
+    if (lin->prec == BERT_F32_PACKED)
+      rc = f32_pack(lin->w, lin->out, lin->in, &lin->pk, err);
+    else if (lin->prec == BERT_INT8)
+      rc = q8_quantize(lin->w, lin->out, lin->in, &lin->q8, err);
+    else if (lin->prec == BERT_BF16)
+      rc = bf16_pack(lin->w, lin->out, lin->in, &lin->bf, err);
     if (rc) return rc;
   }
   return BLEND_OK;
@@ -304,7 +307,7 @@ static void embed_task(void *ctx, size_t s, int worker) {
 static void linear_block(fwd *f, const bert_linear *lin, const float *x, size_t rows, size_t c0,
                          size_t c1, float *y, size_t ldy) {
   int rc = 0;
-  switch (f->m->backend) {
+  switch (lin->prec) {
     case BERT_F32_PACKED:
       rc = f32_linear_block(x, (uint32_t)rows, &lin->pk, (uint32_t)c0, (uint32_t)c1, lin->b, y,
                             ldy);

@@ -78,6 +78,7 @@ if [ "${ENC_NO_ORT:-0}" = 1 ] || ! command -v node >/dev/null; then
   echo "encoder: ONNX Runtime peer skipped (ENC_NO_ORT=1 or node missing)" >&2; ORT=0
 else
   mkdir -p "$ORTW"
+  ORTW=$(cd "$ORTW" && pwd)  # ort_bench.js require()s the module path: relative paths would resolve against ../shared
   export ORT_NODE_MODULE=$ORTW/node_modules/onnxruntime-node REF_TOOLS=$TOOLS
   $PY -c 'import onnx' 2>/dev/null || apt-get install -y -qq python3-onnx >&2 || true
   if [ ! -f "$ORT_NODE_MODULE/package.json" ]; then
@@ -127,7 +128,7 @@ TORCH_CMD="$TORCH_ENV $PY $TOOLS/reference_bert.py bench --model $MODEL --data $
 {
   printf '{"phase":"meta","load":%s,"date":%s,"cpu":%s,"cores":%s,"kernel":%s,"cc":%s,"blend_rev":%s,"rounds":%s,"batches":%s,"warmup":%s,"threads":%s,"model_cmd":%s,"blend_cmd":%s,"torch_cmd":%s,"fid_cmd":%s,"ort_cmd":%s,"torch8_cmd":%s,"rerank_cmd":%s,"cross_cmd":%s}\n' \
     "$(loadavg)" "$(json_str "$(date -u '+%Y-%m-%d %H:%M UTC')")" \
-    "$(json_str "$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)")" "$(nproc)" \
+    "$(json_str "$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1) (cpuid family $(lscpu | sed -n 's/^CPU family:[[:space:]]*//p' | head -1) model $(lscpu | sed -n 's/^Model:[[:space:]]*//p' | head -1))")" "$(nproc)" \
     "$(json_str "$(uname -sr)")" "$(json_str "$(cc --version | head -1)")" "$(json_str "$rev")" \
     "$ROUNDS" "$BATCHES" "$WARMUP" "$(json_str "$THREADS")" "$(json_str "$MAKE_MODEL")" \
     "$(json_str "$BLEND_CMD")" "$(json_str "$TORCH_CMD")" \
@@ -137,11 +138,13 @@ TORCH_CMD="$TORCH_ENV $PY $TOOLS/reference_bert.py bench --model $MODEL --data $
 
 # machine peaks (register-only FMA / VNNI loops, one core); no GEMM shapes
 gout=$("$B/bench_gemm" 1 no-shape)
-peak=$(echo "$gout" | sed -n 's/^peak f32 FMA (1 core): \([0-9.]*\) GFLOP\/s; peak int8 vpdpbusd (1 core): \([0-9.]*\) GOP\/s$/\1 \2/p')
-read -r PF PV <<< "${peak:-0 0}"
-PB=$(echo "$gout" | sed -n 's/^peak bf16 vdpbf16ps (1 core): \([0-9.]*\) GFLOP\/s$/\1/p')
-printf '{"phase":"peak","f32_gflops_core":%s,"int8_gops_core":%s,"bf16_gflops_core":%s,"doctor":%s}\n' \
-  "$PF" "$PV" "${PB:-0}" "$(json_str "$("$B/blend" doctor 2>/dev/null | sed -n 's/^  //p' | tr '\n' ';')")" >> "$RES"
+# the first figure after "peak f32 FMA (1 core...)", "peak int8 ... (1 core...)", "peak bf16 ..."
+peak_of() { echo "$gout" | grep -o "peak $1[^;]*(1 core[^)]*): [0-9.]*" | head -1 | sed 's/.*: //'; }
+PF=$(peak_of "f32 FMA"); PV=$(peak_of "int8"); PB=$(peak_of "bf16")
+PF=${PF:-0}; PV=${PV:-0}
+AMX=0; grep -qw amx_tile /proc/cpuinfo && AMX=1
+printf '{"phase":"peak","f32_gflops_core":%s,"int8_gops_core":%s,"bf16_gflops_core":%s,"amx":%s,"doctor":%s}\n' \
+  "$PF" "$PV" "${PB:-0}" "$AMX" "$(json_str "$("$B/blend" doctor 2>/dev/null | sed -n 's/^  //p' | tr '\n' ';')")" >> "$RES"
 
 # one row per timed pass: {"phase":"pass","engine":...,"threads":...,"round":...,"load":...,"data":{driver JSON}}
 row() { # engine threads round json
@@ -276,6 +279,29 @@ for p in int8 bf16; do
   "$OUT/encoder_fidelity" --model "$MODEL" --data "$DATA" --docs "$FID_DOCS" --queries "$FID_QUERIES" \
     --threads 2 --max-length 128 --precision $p >> "$RES"
 done
+
+# int8/bf16 fidelity beside ONNX Runtime's: every engine's embeddings of the
+# texts ort_bench.js times against the PyTorch f32 ones ort_export.py dumped
+if [ $ORT = 1 ]; then
+  for e in ort-f32 ort-int8; do
+    om=$ORTW/model.onnx; [ "$e" = ort-int8 ] && om=$ORTW/model.int8.onnx
+    echo "encoder: fidelity $e vs PyTorch f32" >&2
+    j=$(node "$ORTH/ort_bench.js" --model "$om" --tokens "$ORTW/tokens.json" --threads 2 --rounds 1 \
+          --fidelity --label "$e" 2>>"$OUT/ort.err") &&
+      $PY -c 'import json,sys; d=json.loads(sys.argv[1]); print(json.dumps({"phase":"peer_fidelity","engine":sys.argv[2],"vs_torch_f32":d["results"][0]["fidelity"]["vs_torch_f32"]}))' \
+        "$j" "$e" >> "$RES" || echo "encoder: $e fidelity failed (see $OUT/ort.err)" >&2
+  done
+  $PY "$ORTH/ort_export.py" texts --tokens "$ORTW/tokens.json" > "$OUT/peer_texts.jsonl"
+  for p in f32 int8 bf16; do
+    [ $p = bf16 ] && [[ " ${ENGINES[*]} " != *" blend-bf16 "* ]] && continue
+    echo "encoder: fidelity blend-$p vs PyTorch f32" >&2
+    fl=""; [ $p != f32 ] && fl=--$p
+    "$B/blend" embed --model "$MODEL" --field text --format f32 --max-length 128 --threads 2 $fl \
+      < "$OUT/peer_texts.jsonl" > "$OUT/peer_blend.$p.f32"
+    $PY "$ORTH/ort_export.py" compare --tokens "$ORTW/tokens.json" --f32 "$OUT/peer_blend.$p.f32" --label "blend-$p" |
+      $PY -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps({"phase":"peer_fidelity","engine":d["engine"],"vs_torch_f32":d["vs_torch_f32"]}))' >> "$RES"
+  done
+fi
 
 printf '{"phase":"meta_end","load":%s,"seconds":%s}\n' "$(loadavg)" "$(($(date +%s) - T_START))" >> "$RES"
 

@@ -21,7 +21,7 @@ GOALS = {"blend-f32": 2.0, "blend-int8": 4.0}  # × PyTorch f32 sentences/s (iss
 # issue 10, on a CPU without AMX: int8 >= 1.3x ONNX Runtime int8; f32 and bf16 reported vs ORT f32
 ORT_PEER = {"blend-f32": "ort-f32", "blend-bf16": "ort-f32", "blend-int8": "ort-int8"}
 ORT_GOALS = {"blend-int8": 1.3}
-UNIT = {"blend-int8": "int8", "torch-int8": "int8", "ort-int8": "int8", "blend-bf16": "bf16"}
+UNIT = {"blend-int8": "int8", "torch-int8": "int8", "ort-int8": "int8", "blend-bf16": "bf16+f32"}
 
 
 def med(v):
@@ -46,6 +46,12 @@ def flops_per_sentence(T, H, L, I):
     (2·T·T·H each), per layer. Embeddings, LayerNorm, GELU, softmax and
     pooling are left out (under 1%)."""
     return L * (2.0 * T * H * (4 * H + 2 * I) + 4.0 * T * T * H)
+
+
+def ffn_flops_per_sentence(T, H, L, I):
+    """The part of flops_per_sentence in the two feed-forward layers (what
+    blend's bf16 mode runs in bf16; the attention block stays f32)."""
+    return L * 4.0 * T * H * I
 
 
 def build(lines, command):
@@ -85,6 +91,9 @@ def build(lines, command):
     toks = [t for a in agg.values() for t in a["tok"]]
     T = med(toks) or 128.0
     F = flops_per_sentence(T, H, L, I)
+    Ff = ffn_flops_per_sentence(T, H, L, I)
+    if pb and pf:  # bf16 mode's peak: its FFN FLOPs at the bf16 rate, the rest at the f32 rate
+        peaks["bf16+f32"] = F / (Ff / pb + (F - Ff) / pf)
     for (e, t), a in agg.items():
         if e == "torch" and t in extra:
             a["cpu"] = [extra[t]["sentences_per_cpu_s_one_pass"]]
@@ -101,7 +110,8 @@ def build(lines, command):
     o.append(f"- Machine: {meta.get('cpu', '?')}, {meta.get('cores', '?')} cores (shared with other jobs), "
              f"{meta.get('kernel', '')}; load average (1/5/15 min) {meta.get('load', '?')} at start, "
              f"{end.get('load', '?')} at end; measured peak per core: f32 FMA {fmt(pf)} GFLOP/s, "
-             f"int8 vpdpbusd {fmt(pv)} GOP/s, bf16 vdpbf16ps {fmt(pb)} GFLOP/s (`bench_gemm`); no AMX")
+             f"int8 vpdpbusd {fmt(pv)} GOP/s, bf16 vdpbf16ps {fmt(pb)} GFLOP/s (`bench_gemm`); "
+             + ("AMX present (blend has no AMX kernels yet)" if peak.get("amx") else "no AMX"))
     if peak.get("doctor"):
         o.append(f"- Kernels chosen at load (`blend doctor`): {peak['doctor'].replace(';', '; ').strip('; ')}")
     tv = next(iter(extra.values()), {})
@@ -174,12 +184,36 @@ def build(lines, command):
              "plus attention QKᵀ and PV, 2·T²·H each per layer; no padding counted). % of peak = useful "
              "GFLOP/s over threads × the per-core peak; per CPU-s = the same work per second of process CPU "
              "time over one core's peak (less sensitive to other jobs on a shared machine). The unit is "
-             "the one the engine's linear layers run on: int8 rows against the vpdpbusd peak, bf16 "
-             "against vdpbf16ps, the rest against f32 FMA (all FLOPs counted on that unit). × ONNX "
+             "the one the engine's linear layers run on: int8 rows against the vpdpbusd peak, the rest "
+             "against f32 FMA (all FLOPs counted on that unit); blend bf16 runs its feed-forward layers "
+             f"({100 * Ff / F:.0f}% of the FLOPs) on vdpbf16ps and the attention block on f32 FMA, so its "
+             "peak is that mix: the time both units at their peaks would take. × ONNX "
              "Runtime compares f32 and bf16 with ONNX Runtime f32, int8 with ONNX Runtime int8. "
              "PyTorch f32's CPU-s figure is from one extra pass in the same process as its latency; "
              "the other engines' from every pass.")
     o.append("")
+    if 1 in threads and 2 in threads:
+        sc = []
+        for e in engines:
+            a1, a2 = agg.get((e, 1)), agg.get((e, 2))
+            if a1 and a2:
+                sc.append(f"{NAMES[e]} {med(a2['rate']) / med(a1['rate']):.2f}×")
+        o.append("Thread scaling, 2 threads over 1 (sentences/s medians): " + ", ".join(sc) + ".")
+        o.append("")
+    pfid = [d for d in lines if d.get("phase") == "peer_fidelity"]
+    if pfid:
+        n = pfid[0]["vs_torch_f32"]["texts"]
+        o.append(f"Fidelity beside ONNX Runtime: cosine to PyTorch f32 on the {n} texts ONNX Runtime is "
+                 "timed on (`ort_bench.js --fidelity`; blend via `blend embed --format f32` and "
+                 "`ort_export.py compare`):")
+        o.append("")
+        o.append("| engine | min cosine | mean cosine | max abs diff |")
+        o.append("|---|---:|---:|---:|")
+        for d in pfid:
+            v = d["vs_torch_f32"]
+            o.append(f"| {NAMES.get(d['engine'], d['engine'])} | {v['min_cosine']:.5f} | "
+                     f"{v['mean_cosine']:.5f} | {v['max_abs_diff']:.2g} |")
+        o.append("")
     qt = tv.get("query_tokens", "~12")
     o.append(f"| engine | threads | single text ms (median of 51; {qt}-token query, tokenization included) | "
              "model load s | peak RSS MB |")
@@ -243,16 +277,6 @@ def build(lines, command):
                 cpu = f"; per CPU-second {xc:.2f}×" if xc else ""
                 o.append(f"- {NAMES[e]} ≥ {g:.0f}× PyTorch f32 sentences/s at {t} thread{'s' if t > 1 else ''}: "
                          f"{x:.2f}× — {'met' if x >= g else 'NOT met'}{cpu}")
-    for t in threads:  # what the f32 goal asks of the kernels
-        tr = agg.get(("torch", t))
-        if tr and pf and pv and ("blend-f32", t) in ratios:
-            frac = med(tr["rate"]) * F / 1e9 / (pf * t)
-            o.append(f"- Ceiling at {t} thread{'s' if t > 1 else ''}: PyTorch f32 already reaches "
-                     f"{100 * frac:.0f}% of the f32 FMA peak, so blend f32 doing the same FLOPs can be at "
-                     f"most {1 / frac:.2f}× faster; "
-                     + ("the 2× f32 goal needs fewer FLOPs, not only faster kernels " if frac > 0.5 else
-                        f"the 2× f32 goal needs {200 * frac:.0f}% of the f32 peak ")
-                     + f"(int8 at 4× needs {100 * 4 * frac * pf / pv:.0f}% of the int8 peak)")
     for e, g in ORT_GOALS.items():
         for t in threads:
             if (e, t) in oratios:
@@ -267,8 +291,14 @@ def build(lines, command):
                 o.append(f"- {NAMES[e]} vs ONNX Runtime f32 at {t} thread{'s' if t > 1 else ''}: {x:.2f}×"
                          + (f" (per CPU-second {xc:.2f}×)" if xc else "")
                          + (" (the AMX-machine goal is 1.3×)" if e == "blend-f32" else " (the AMX-machine goal, with AMX-BF16, is 3×)"))
-    o.append("- AMX goals (int8 ≥ 2×, BF16 ≥ 3× ONNX Runtime): not testable here — this CPU has no AMX, "
-             "and blend has no AMX kernels")
+    o.append("- AMX goals (int8 ≥ 2× ONNX Runtime int8, BF16 ≥ 3× and f32 ≥ 1.3× ONNX Runtime f32): "
+             + ("this CPU has AMX, but blend has no AMX kernels yet" if peak.get("amx") else
+                "not testable here — this CPU has no AMX, and blend has no AMX kernels"))
+    pf8 = {d["engine"]: d["vs_torch_f32"]["min_cosine"] for d in pfid}
+    if "blend-int8" in pf8 and "ort-int8" in pf8:
+        b8, o8 = pf8["blend-int8"], pf8["ort-int8"]
+        o.append(f"- int8 fidelity at least ONNX Runtime int8's (min cosine to PyTorch f32, same texts): "
+                 f"blend {b8:.4f}, ONNX Runtime {o8:.4f} — {'met' if b8 >= o8 else 'NOT met'}")
     if "bf16" in fids:
         fb = fids["bf16"]
         o.append(f"- bf16 vs f32 cosine ≥ 0.9999 ({fb['texts']:,} texts): median {fb['cos_p50']:.5f}, "

@@ -658,7 +658,7 @@ TEST(forward_avx2_build) {
 TEST(forward_avx512_build) {
   NEED_ISA(ENC_AVX512_VNNI);
   check_bi_fixture_cap("bert-tiny-random", 85, BERT_F32_PACKED, ENC_AVX512_VNNI);
-  check_close_to_reference(BERT_INT8, ENC_AVX512_VNNI, INT8_MIN_COS); /* f32 attention */
+  check_close_to_reference(BERT_INT8, ENC_AVX512_VNNI, INT8_MIN_COS); /* int16 attention */
 }
 TEST(forward_bf16_build) {
   NEED_ISA(ENC_AVX512_BF16);

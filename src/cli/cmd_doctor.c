@@ -81,7 +81,9 @@ int cmd_doctor(int argc, char **argv) {
   else
     printf("  bf16 linear   unavailable: --bf16 fails on this CPU (needs AVX-512 BF16)\n");
   printf("  attention     %s (f32 and bf16 precisions); int8 precision %s\n", enc_isa_name(k.vec),
-         k.att == ENC_AVX512_BF16 ? "avx512-bf16 (QK and PV in bf16)" : enc_isa_name(k.att));
+         k.att == ENC_AVX512_BF16   ? "avx512-bf16 (QK and PV in bf16)"
+         : k.att == ENC_AVX512_VNNI ? "avx512-vnni (QK and PV in int16, vpdpwssd)"
+                                    : enc_isa_name(k.att));
   printf("  elementwise   %s (GELU, LayerNorm)\n", enc_isa_name(k.vec));
   printf("vector kernels: %s\n", vec_kernel_name());
   return 0;

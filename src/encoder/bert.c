@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "encoder/bert.h"
+
+#include "encoder/attention_int.h"
 #include "encoder/kernels.h"
 #include "util/util.h"
 
@@ -434,13 +436,13 @@ static void attention_task(void *ctx, size_t t, int worker) {
   size_t heads = f->m->cfg.heads, s = t / heads, h = t % heads, H = f->H, d = f->d;
   const float *q = f->qkv + f->off[s] * 3 * H + h * d;
   const bert_model *m = f->m;
-  /* int8: both attention products in BF16 when the CPU has it, so no
-  ** float32 GEMM is left in its layers (fidelity unchanged: bench/RESULTS.md).
-  ** The bf16 precision keeps float32 attention: measured on 1,200 SciFact
-  ** texts it lifts the worst cosine to f32 from 0.99952 to 0.99969 for a
-  ** few % of speed. */
-  int bf16 = m->backend == BERT_INT8 && m->kern.att == ENC_AVX512_BF16;
-  (bf16 ? k_attention_bf16 : m->vops->attention)(
+  /* int8: both attention products in BF16 when the CPU has it, else in
+  ** int16 on AVX-512 VNNI (attention_int.h), so no float32 GEMM is left in
+  ** its layers. The bf16 precision keeps float32 attention (bert.h). */
+  int i8 = m->backend == BERT_INT8;
+  (i8 && m->kern.att == ENC_AVX512_BF16    ? k_attention_bf16
+   : i8 && m->kern.att == ENC_AVX512_VNNI ? k_attention_int_avx512vnni
+                                           : m->vops->attention)(
       q, q + H, q + 2 * H, 3 * H, f->lens[s], d, 1.0f / sqrtf((float)d),
       f->ctx + f->off[s] * H + h * d, H, f->att_scratch + (size_t)worker * f->att_stride);
 }
@@ -508,7 +510,8 @@ int bert_forward(bert_model *m, size_t n, const int32_t *const *ids,
   f.M = f.off[n];
   size_t M = f.M, H = f.H, NI = f.NI;
   int nw = tpool_size(m->pool);
-  f.att_stride = (k_attention_scratch(f.Tmax, f.d) + 15) / 16 * 16;
+  size_t att_f = k_attention_scratch(f.Tmax, f.d), att_i = k_attention_int_scratch(f.Tmax, f.d);
+  f.att_stride = ((att_f > att_i ? att_f : att_i) + 15) / 16 * 16;
   /* one block for all activations: the model's cached block when no other
   ** thread is using it (saves page faults on every call), else a private one */
   size_t fx = (M * H + 15) / 16 * 16, fq = (M * 3 * H + 15) / 16 * 16,

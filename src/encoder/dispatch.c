@@ -32,7 +32,11 @@ void enc_kernels_select(const cpu_features *f, int cap, enc_kernels *k) {
   k->q8 = best(f, cap, q8, 2);
   k->bf16 = best(f, cap, bf16, 1);
   k->vec = k->f32;
-  k->att = k->bf16 == ENC_AVX512_BF16 ? ENC_AVX512_BF16 : k->vec;
+  /* int8 precision's attention: bf16 products, else int16 ones on VNNI
+  ** (attention_int.h), else the float32 build */
+  k->att = k->bf16 == ENC_AVX512_BF16  ? ENC_AVX512_BF16
+           : k->q8 == ENC_AVX512_VNNI ? ENC_AVX512_VNNI
+                                       : k->vec;
 }
 
 enc_kernels enc_kernels_default(void) {

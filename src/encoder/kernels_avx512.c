@@ -12,6 +12,7 @@
 #endif
 
 #define KN(name) name##_avx512
+#define KN_OWN_ATTENTION /* attention_f32_avx512.c */
 #include "encoder/kernels_impl.h"
 #undef KN
 

@@ -81,6 +81,9 @@ void KN(k_gelu)(float *x, size_t n) {
   }
 }
 
+/* A build that defines KN_OWN_ATTENTION supplies its own k_attention
+** (attention_f32_avx512.c: explicit 8 × 32 register tiles). */
+#ifndef KN_OWN_ATTENTION
 /* The 16-float vector helpers below are static inline; GCC's note that
 ** returning them by value would change the ABI without AVX-512 does not
 ** concern functions that are never called across translation units. */
@@ -221,4 +224,5 @@ void KN(k_attention)(const float *q, const float *k, const float *v, size_t ld, 
   }
 }
 
+#endif /* KN_OWN_ATTENTION */
 #endif /* KN_OWN_GELU_ATTENTION */

@@ -130,6 +130,15 @@ __attribute__((target("avx512f,avx512bf16"))) static double peak_bf16(void) {
   "vpmaddubsw %%ymm12, %%ymm13, %%ymm14\n\tvpmaddwd %%ymm14, %%ymm1, %%ymm14\n\t" \
   "vpaddd %%ymm14, %%ymm" #r ", %%ymm" #r "\n\t"
 
+#define DPB_Y(r) "%{vex%} vpdpbusd %%ymm12, %%ymm13, %%ymm" #r "\n\t"
+__attribute__((target("avx2,avxvnni"))) static double peak_vnni_ymm(void) {
+  long n = 50000000, iters = n;
+  double t = cpu_now();
+  PEAK_LOOP_Y(DPB_Y);
+  t = cpu_now() - t;
+  return 64.0 * 12 * n / t / 1e9; /* 32 u8×s8 multiply-adds × 2 ops */
+}
+
 __attribute__((target("avx2,fma"))) static double peak_fma_avx2(void) {
   long n = 50000000, iters = n;
   double t = cpu_now();
@@ -195,10 +204,16 @@ int main(int argc, char **argv) {
   cpu_features cpu;
   cpu_detect(&cpu);
   double pf = cpu.avx512f ? peak_fma() : 0, pv = cpu.avx512vnni ? peak_vnni() : 0;
-  double pb = cpu.avx512bf16 ? peak_bf16() : 0;
+  double pb = cpu.avx512bf16 ? peak_bf16() : 0, pvy = cpu.avxvnni ? peak_vnni_ymm() : 0;
   if (!cpu.avx512f && cpu.avx2 && cpu.fma) pf = peak_fma_avx2();
-  printf("peak f32 FMA (1 core, %s): %.1f GFLOP/s; peak int8 vpdpbusd (1 core): %.1f GOP/s\n",
-         cpu.avx512f ? "zmm" : "ymm", pf, pv);
+  /* the int8 unit the default kernel uses: zmm vpdpbusd, else the VEX ymm
+  ** one, else AVX2's exact vpmaddwd step */
+  const char *unit = "vpdpbusd zmm";
+  if (!cpu.avx512vnni && cpu.avxvnni) pv = pvy, unit = "vpdpbusd ymm VEX";
+  else if (!cpu.avx512vnni && cpu.avx2) pv = peak_maddwd_avx2(), unit = "vpmaddwd ymm";
+  printf("peak f32 FMA (1 core, %s): %.1f GFLOP/s; peak int8 (1 core, %s): %.1f GOP/s\n",
+         cpu.avx512f ? "zmm" : "ymm", pf, unit, pv);
+  if (cpu.avxvnni) printf("peak int8 vpdpbusd ymm VEX, AVX-VNNI (1 core): %.1f GOP/s\n", pvy);
   printf("peak bf16 vdpbf16ps (1 core): %.1f GFLOP/s\n", pb);
   if (cpu.avx2 && cpu.fma) {
     tpool *pool = tpool_new(2);
@@ -210,9 +225,8 @@ int main(int argc, char **argv) {
     printf("peak f32 ymm FMA on 2 threads at once: %.1f + %.1f GFLOP/s (thread CPU time), "
            "%.1f GFLOP/s wall\n", p2.gflops[0], p2.gflops[1], 2 * 2.0 * 8 * 12 * 50000000 / t / 1e9);
   }
-  if (cpu.avx2 && !cpu.avx512vnni) {
+  if (cpu.avx2 && !cpu.avx512vnni && !cpu.avxvnni) {
     /* q8%pk below is then against the exact vpmaddwd step, the AVX2 kernel's */
-    pv = peak_maddwd_avx2();
     printf("peak int8 ymm (1 core): vpmaddwd+vpaddd (exact, quant_avx2.c) %.1f GOP/s; "
            "vpmaddubsw+vpmaddwd+vpaddd (saturating) %.1f GOP/s\n", pv, peak_maddubsw_avx2());
   }

@@ -655,6 +655,10 @@ TEST(forward_avx2_build) {
   check_bi_fixture_cap("bert-tiny-random", 85, BERT_F32_PACKED, ENC_AVX2);
   check_close_to_reference(BERT_INT8, ENC_AVX2, INT8_MIN_COS);
 }
+TEST(forward_avxvnni_build) {
+  NEED_ISA(ENC_AVX_VNNI);
+  check_close_to_reference(BERT_INT8, ENC_AVX_VNNI, INT8_MIN_COS); /* AVX2 f32 attention */
+}
 TEST(forward_avx512_build) {
   NEED_ISA(ENC_AVX512_VNNI);
   check_bi_fixture_cap("bert-tiny-random", 85, BERT_F32_PACKED, ENC_AVX512_VNNI);

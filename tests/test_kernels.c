@@ -110,6 +110,10 @@ TEST(q8_avx2_matches_twin) {
   NEED(ENC_AVX2);
   q8_vs_twin(ENC_AVX2);
 }
+TEST(q8_avxvnni_matches_twin) {
+  NEED(ENC_AVX_VNNI);
+  q8_vs_twin(ENC_AVX_VNNI);
+}
 TEST(q8_avx512vnni_matches_twin) {
   NEED(ENC_AVX512_VNNI);
   q8_vs_twin(ENC_AVX512_VNNI);

@@ -75,7 +75,10 @@ int cmd_doctor(int argc, char **argv) {
   printf("encoder kernels (chosen once, at model load):\n");
   printf("  f32 linear    %s\n", enc_isa_name(k.f32));
   printf("  int8 linear   %s%s\n", enc_isa_name(k.q8),
-         k.q8 == ENC_AVX512_VNNI ? " (vpdpbusd)" : k.q8 == ENC_AVX2 ? " (vpmaddwd, exact)" : "");
+         k.q8 == ENC_AVX512_VNNI ? " (vpdpbusd)"
+         : k.q8 == ENC_AVX_VNNI  ? " (vpdpbusd ymm, VEX)"
+         : k.q8 == ENC_AVX2      ? " (vpmaddwd, exact)"
+                                 : "");
   if (k.bf16 == ENC_AVX512_BF16)
     printf("  bf16 linear   avx512-bf16 (vdpbf16ps); --bf16 available\n");
   else

@@ -11,6 +11,7 @@ int enc_isa_supported(const cpu_features *f, int isa) {
   switch (isa) {
     case ENC_SCALAR: return 1;
     case ENC_AVX2: return f->avx2 && f->fma;
+    case ENC_AVX_VNNI: return f->avx2 && f->fma && f->avxvnni;
     case ENC_AVX512: return avx512;
     case ENC_AVX512_VNNI: return avx512 && f->avx512vnni;
     case ENC_AVX512_BF16: return avx512 && f->avx512bf16;
@@ -26,10 +27,10 @@ static int best(const cpu_features *f, int cap, const int *order, int n) {
 
 void enc_kernels_select(const cpu_features *f, int cap, enc_kernels *k) {
   static const int f32[] = {ENC_AVX512, ENC_AVX2};
-  static const int q8[] = {ENC_AVX512_VNNI, ENC_AVX2};
+  static const int q8[] = {ENC_AVX512_VNNI, ENC_AVX_VNNI, ENC_AVX2};
   static const int bf16[] = {ENC_AVX512_BF16};
   k->f32 = best(f, cap, f32, 2);
-  k->q8 = best(f, cap, q8, 2);
+  k->q8 = best(f, cap, q8, 3);
   k->bf16 = best(f, cap, bf16, 1);
   k->vec = k->f32;
   /* int8 precision's attention: bf16 products, else int16 ones on VNNI
@@ -51,6 +52,7 @@ const char *enc_isa_name(int isa) {
   switch (isa) {
     case ENC_SCALAR: return "scalar";
     case ENC_AVX2: return "avx2";
+    case ENC_AVX_VNNI: return "avx-vnni";
     case ENC_AVX512: return "avx512";
     case ENC_AVX512_VNNI: return "avx512-vnni";
     case ENC_AVX512_BF16: return "avx512-bf16";

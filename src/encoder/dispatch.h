@@ -4,9 +4,11 @@
 **
 **   unit          paths (best first)                         twin the tests use
 **   f32 linear    ENC_AVX512, ENC_AVX2 (+FMA), ENC_SCALAR     f32_linear_ref
-**   int8 linear   ENC_AVX512_VNNI, ENC_AVX2, ENC_SCALAR       q8_linear_ref (bit-exact)
+**   int8 linear   ENC_AVX512_VNNI, ENC_AVX_VNNI, ENC_AVX2,    q8_linear_ref (bit-exact)
+**                 ENC_SCALAR
 **   bf16 linear   ENC_AVX512_BF16 (vdpbf16ps), ENC_SCALAR*    bf16_linear_ref
-**   attention     ENC_AVX512_BF16 (int8 precision), ENC_AVX512, ENC_AVX2, ENC_SCALAR
+**   attention     int8 precision: ENC_AVX512_BF16 (bf16), ENC_AVX512_VNNI (int16);
+**                 else, and f32/bf16 precisions: ENC_AVX512, ENC_AVX2, ENC_SCALAR
 **   elementwise   ENC_AVX512, ENC_AVX2, ENC_SCALAR (GELU, LayerNorm)
 **
 ** *the scalar bf16 path is the emulating twin, used by tests only: asking
@@ -23,10 +25,11 @@
 enum enc_isa {
   ENC_SCALAR = 0,      /* portable C, compiled for the library's baseline -march */
   ENC_AVX2 = 1,        /* AVX2 + FMA */
-  ENC_AVX512 = 2,      /* AVX-512 F/BW/VL/DQ */
-  ENC_AVX512_VNNI = 3, /* + VNNI (vpdpbusd) */
-  ENC_AVX512_BF16 = 4, /* + BF16 (vdpbf16ps, vcvtne2ps2bf16) */
-  ENC_AMX = 5          /* reserved: AMX tiles (not implemented) */
+  ENC_AVX_VNNI = 2,    /* AVX2 + VEX vpdpbusd on ymm (int8 linear only) */
+  ENC_AVX512 = 3,      /* AVX-512 F/BW/VL/DQ */
+  ENC_AVX512_VNNI = 4, /* + VNNI (vpdpbusd) */
+  ENC_AVX512_BF16 = 5, /* + BF16 (vdpbf16ps, vcvtne2ps2bf16) */
+  ENC_AMX = 6          /* reserved: AMX tiles (not implemented) */
 };
 
 /* The kernels one loaded model uses. */
@@ -35,7 +38,8 @@ typedef struct enc_kernels {
   int q8;    /* int8 linear layers */
   int bf16;  /* bf16 linear layers; ENC_SCALAR = this CPU has no BF16 unit */
   int vec;   /* elementwise + f32 attention */
-  int att;   /* attention of the int8 precision: ENC_AVX512_BF16 or = vec (f32) */
+  int att;   /* attention of the int8 precision: ENC_AVX512_BF16, ENC_AVX512_VNNI
+                (int16) or = vec (f32) */
 } enc_kernels;
 
 /* 1 when this CPU (and OS) can run kernels built for isa. */
@@ -50,7 +54,7 @@ void enc_kernels_select(const cpu_features *f, int cap, enc_kernels *k);
 ** start with these paths. */
 enc_kernels enc_kernels_default(void);
 
-/* "scalar", "avx2", "avx512", "avx512-vnni", "avx512-bf16", "amx". */
+/* "scalar", "avx2", "avx-vnni", "avx512", "avx512-vnni", "avx512-bf16", "amx". */
 const char *enc_isa_name(int isa);
 
 /* One line naming the kernels of k, e.g. "f32 linear avx512, int8 linear

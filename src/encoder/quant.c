@@ -1,7 +1,8 @@
 /*
 ** quant.c — int8 linear layers: weight quantization and packing, per-row
 ** activation quantization, the scalar build, dispatch to the AVX-512 VNNI
-** (quant_vnni.c) and AVX2 (quant_avx2.c) builds by the matrix's isa, the
+** (quant_vnni.c), AVX-VNNI (quant_avxvnni.c) and AVX2 (quant_avx2.c)
+** builds by the matrix's isa, the
 ** scalar twin and work splitting.
 ** See quant.h for the math; every path below computes the same integers.
 */
@@ -150,6 +151,10 @@ static void quantize_rows(int isa, const float *x, uint32_t in, uint32_t in_pad,
     q8_quantize_rows_avx512(x, in, in_pad, r0, nr, A, sx, zp);
     return;
   }
+  if (isa == ENC_AVX_VNNI) {
+    q8_quantize_rows_avx2u8(x, in, in_pad, r0, nr, A, sx, zp);
+    return;
+  }
   for (uint32_t i = 0; i < nr; i++) {
     const float *xr = x + (size_t)(r0 + i) * in;
     uint8_t *ar = A + (size_t)i * in_pad;
@@ -193,7 +198,9 @@ static int q8_block(const float *x, const q8_matrix *q, const float *bias, float
                     uint32_t r0, uint32_t r1, uint32_t c0, uint32_t c1) {
   if (r0 >= r1 || c0 >= c1) return 0;
   int isa = q->isa;
-  q8_tiles_fn tiles = isa == ENC_AVX512_VNNI ? q8_tiles_avx512vnni : tiles_scalar;
+  q8_tiles_fn tiles = isa == ENC_AVX512_VNNI ? q8_tiles_avx512vnni
+                     : isa == ENC_AVX_VNNI  ? q8_tiles_avxvnni
+                                            : tiles_scalar;
   uint32_t b0 = c0 / 16, b1 = (c1 + 15) / 16;
   uint32_t mc = r1 - r0 < MC ? r1 - r0 : MC;
   size_t esize = isa == ENC_AVX2 ? sizeof(uint16_t) : 1; /* AVX2: u16 activations */

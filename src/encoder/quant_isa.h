@@ -37,12 +37,18 @@ void q8_tiles_avx512vnni(const uint8_t *A, size_t lda, uint32_t nr, const float 
 void q8_tiles_avx2(const uint16_t *A, size_t lda, uint32_t nr, const float *sx,
                    const int32_t *zp, const q8_matrix *q, uint32_t b0, uint32_t b1,
                    uint32_t c0, uint32_t c1, const float *bias, float *y, size_t ldy);
+void q8_tiles_avxvnni(const uint8_t *A, size_t lda, uint32_t nr, const float *sx,
+                      const int32_t *zp, const q8_matrix *q, uint32_t b0, uint32_t b1,
+                      uint32_t c0, uint32_t c1, const float *bias, float *y, size_t ldy);
 /* Per-row activation quantization (same integers as q8_quantize_row_ref;
 ** the AVX2 build stores each as u16). */
 void q8_quantize_rows_avx512(const float *x, uint32_t in, uint32_t in_pad, uint32_t r0,
                              uint32_t nr, uint8_t *A, float *sx, int32_t *zp);
 void q8_quantize_rows_avx2(const float *x, uint32_t in, uint32_t in_pad, uint32_t r0,
                            uint32_t nr, uint16_t *A, float *sx, int32_t *zp);
+/* The same on AVX2 into u8 (the AVX-VNNI build's operand). */
+void q8_quantize_rows_avx2u8(const float *x, uint32_t in, uint32_t in_pad, uint32_t r0,
+                             uint32_t nr, uint8_t *A, float *sx, int32_t *zp);
 /* params_from_range of quant.c (the shared scalar step of every build). */
 void q8_params_from_range(float mn, float mx, float *scale, float *inv, int32_t *zp);
 

@@ -39,7 +39,7 @@ static int cmp_d(const void *a, const void *b) {
 static void usage(void) {
   fputs("usage: bench_encoder [--model DIR] [--data BEIR_DIR] [--threads N] [--batch N]\n"
         "                     [--batches N] [--max-length N] [--warmup N] [--repeat N] [--int8 | --bf16]\n"
-        "                     [--att-f32] [--cap scalar|avx2|avx512|avx512-vnni|avx512-bf16]\n"
+        "                     [--att-f32] [--cap scalar|avx2|avx-vnni|avx512|avx512-vnni|avx512-bf16]\n"
         "                     [--rerank N [--dump-tokens FILE]]   (cross-encoder latency)\n"
         "                     [--cblas]\n",
         stderr);

@@ -1,10 +1,10 @@
 /*
 ** test_attention_int.c — the integer attention (attention_int.h): its
-** AVX-512 VNNI build against the scalar twin bit for bit (one key block and
+** AVX-512 VNNI and AVX-VNNI builds against the scalar twin bit for bit (one key block and
 ** several, head sizes 16 to 256, zero rows and channels, peaky and flat
 ** softmax rows), both against the float64 reference within the error the
-** quantization allows, and the head sizes that fall back to float32. The
-** SIMD build is a visible SKIP on CPUs without AVX-512 VNNI.
+** quantization allows, and the head sizes that fall back to float32. A
+** build is a visible SKIP on a CPU without its unit.
 */
 #include <math.h>
 #include <stdint.h>
@@ -48,8 +48,10 @@ static int same_bits(const float *a, const float *b, size_t n, size_t *at) {
   return 1;
 }
 
-TEST(attention_int_matches_twin_bit_for_bit) {
-  NEED_VNNI();
+typedef void (*att_fn)(const float *, const float *, const float *, size_t, size_t, size_t, float,
+                       float *, size_t, float *);
+
+static void build_vs_twin(att_fn build, const char *name) {
   size_t Ts[] = {1, 2, 7, 33, 128, 256, 257, 300, 515}, ds[] = {16, 32, 48, 64, 128, 256};
   for (size_t ti = 0; ti < sizeof Ts / sizeof *Ts; ti++)
     for (size_t di = 0; di < sizeof ds / sizeof *ds; di++) {
@@ -65,14 +67,27 @@ TEST(attention_int_matches_twin_bit_for_bit) {
       float *o1 = malloc(T * d * 4), *o2 = malloc(T * d * 4);
       float *scr = malloc(k_attention_int_scratch(T, d) * 4);
       float scale = 1.0f / sqrtf((float)d);
-      k_attention_int_avx512vnni(qkv, qkv + d, qkv + 2 * d, ld, T, d, scale, o1, d, scr);
+      build(qkv, qkv + d, qkv + 2 * d, ld, T, d, scale, o1, d, scr);
       k_ref_attention_int(qkv, qkv + d, qkv + 2 * d, ld, T, d, scale, o2, d);
       size_t at = 0;
       int same = same_bits(o1, o2, T * d, &at);
-      CHECKF(same, "integer attention T %zu d %zu: build %.9g vs twin %.9g at [%zu][%zu]", T, d,
-             o1[at], o2[at], at / d, at % d);
+      CHECKF(same, "%s integer attention T %zu d %zu: build %.9g vs twin %.9g at [%zu][%zu]", name,
+             T, d, o1[at], o2[at], at / d, at % d);
       free(qkv), free(o1), free(o2), free(scr);
     }
+}
+
+TEST(attention_int_avx512vnni_matches_twin_bit_for_bit) {
+  NEED_VNNI();
+  build_vs_twin(k_attention_int_avx512vnni, "avx512-vnni");
+}
+
+TEST(attention_int_avxvnni_matches_twin_bit_for_bit) {
+  cpu_features f;
+  cpu_detect(&f);
+  if (!enc_isa_supported(&f, ENC_AVX_VNNI))
+    SKIP("this CPU cannot run the avx-vnni integer attention (no AVX-VNNI)");
+  build_vs_twin(k_attention_int_avxvnni, "avx-vnni");
 }
 
 /* The twin (and so the build) against float64 attention: the error the
@@ -116,6 +131,13 @@ TEST(attention_int_falls_back_for_odd_heads) {
     k_attention_avx512(qkv, qkv + d, qkv + 2 * d, ld, T, d, scale, o2, d, scr);
     size_t at = 0;
     CHECKF(same_bits(o1, o2, T * d, &at), "d %zu: not the float32 kernel's result", d);
+    cpu_features f;
+    cpu_detect(&f);
+    if (enc_isa_supported(&f, ENC_AVX_VNNI)) {
+      k_attention_int_avxvnni(qkv, qkv + d, qkv + 2 * d, ld, T, d, scale, o1, d, scr);
+      k_attention_avx2(qkv, qkv + d, qkv + 2 * d, ld, T, d, scale, o2, d, scr);
+      CHECKF(same_bits(o1, o2, T * d, &at), "avx-vnni d %zu: not the AVX2 float32 kernel's", d);
+    }
     free(qkv), free(o1), free(o2), free(scr);
   }
 }

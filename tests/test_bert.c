@@ -657,7 +657,7 @@ TEST(forward_avx2_build) {
 }
 TEST(forward_avxvnni_build) {
   NEED_ISA(ENC_AVX_VNNI);
-  check_close_to_reference(BERT_INT8, ENC_AVX_VNNI, INT8_MIN_COS); /* AVX2 f32 attention */
+  check_close_to_reference(BERT_INT8, ENC_AVX_VNNI, INT8_MIN_COS); /* int16 attention */
 }
 TEST(forward_avx512_build) {
   NEED_ISA(ENC_AVX512_VNNI);

@@ -86,6 +86,7 @@ int cmd_doctor(int argc, char **argv) {
   printf("  attention     %s (f32 and bf16 precisions); int8 precision %s\n", enc_isa_name(k.vec),
          k.att == ENC_AVX512_BF16   ? "avx512-bf16 (QK and PV in bf16)"
          : k.att == ENC_AVX512_VNNI ? "avx512-vnni (QK and PV in int16, vpdpwssd)"
+         : k.att == ENC_AVX_VNNI    ? "avx-vnni (QK and PV in int16, vpdpwssd ymm)"
                                     : enc_isa_name(k.att));
   printf("  elementwise   %s (GELU, LayerNorm)\n", enc_isa_name(k.vec));
   printf("vector kernels: %s\n", vec_kernel_name());

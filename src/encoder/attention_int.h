@@ -1,8 +1,9 @@
 /*
 ** attention_int.h — attention for one sequence and one head with both
-** products in integers, for the int8 precision on CPUs with AVX-512 VNNI
-** but no AVX-512 BF16 (Cascade Lake, Ice Lake): without it their int8
-** layers would still run attention as float32 GEMMs.
+** products in integers, for the int8 precision on CPUs with VNNI but no
+** AVX-512 BF16 (AVX-512 VNNI: Cascade Lake, Ice Lake; AVX-VNNI: Alder Lake
+** and later): without it their int8 layers would still run attention as
+** float32 GEMMs.
 **
 ** Why 16-bit integers and not int8: softmax probabilities of a 128-token
 ** row are ~1/128 each, which 8 bits hold to ±25%; 15 bits hold them to
@@ -31,6 +32,12 @@ size_t k_attention_int_scratch(size_t T, size_t d);
 void k_attention_int_avx512vnni(const float *q, const float *k, const float *v, size_t ld,
                                 size_t T, size_t d, float scale, float *out, size_t ldo,
                                 float *scratch);
+
+/* The AVX-VNNI build (VEX vpdpwssd on ymm); call only when the CPU has it.
+** Head sizes it does not take fall back to the AVX2 float32 kernel. */
+void k_attention_int_avxvnni(const float *q, const float *k, const float *v, size_t ld,
+                             size_t T, size_t d, float scale, float *out, size_t ldo,
+                             float *scratch);
 
 /* Its scalar twin: the same quantization, the same integer sums and the
 ** same float operations in the same order (fmaf where the build fuses), so

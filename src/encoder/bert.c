@@ -437,11 +437,12 @@ static void attention_task(void *ctx, size_t t, int worker) {
   const float *q = f->qkv + f->off[s] * 3 * H + h * d;
   const bert_model *m = f->m;
   /* int8: both attention products in BF16 when the CPU has it, else in
-  ** int16 on AVX-512 VNNI (attention_int.h), so no float32 GEMM is left in
-  ** its layers. The bf16 precision keeps float32 attention (bert.h). */
+  ** int16 on AVX-512 VNNI or AVX-VNNI (attention_int.h), so no float32
+  ** GEMM is left in its layers. The bf16 precision keeps float32 attention (bert.h). */
   int i8 = m->backend == BERT_INT8;
   (i8 && m->kern.att == ENC_AVX512_BF16    ? k_attention_bf16
    : i8 && m->kern.att == ENC_AVX512_VNNI ? k_attention_int_avx512vnni
+   : i8 && m->kern.att == ENC_AVX_VNNI    ? k_attention_int_avxvnni
                                            : m->vops->attention)(
       q, q + H, q + 2 * H, 3 * H, f->lens[s], d, 1.0f / sqrtf((float)d),
       f->ctx + f->off[s] * H + h * d, H, f->att_scratch + (size_t)worker * f->att_stride);

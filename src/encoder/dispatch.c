@@ -37,6 +37,7 @@ void enc_kernels_select(const cpu_features *f, int cap, enc_kernels *k) {
   ** (attention_int.h), else the float32 build */
   k->att = k->bf16 == ENC_AVX512_BF16  ? ENC_AVX512_BF16
            : k->q8 == ENC_AVX512_VNNI ? ENC_AVX512_VNNI
+           : k->q8 == ENC_AVX_VNNI    ? ENC_AVX_VNNI
                                        : k->vec;
 }
 

@@ -7,7 +7,8 @@
 **   int8 linear   ENC_AVX512_VNNI, ENC_AVX_VNNI, ENC_AVX2,    q8_linear_ref (bit-exact)
 **                 ENC_SCALAR
 **   bf16 linear   ENC_AVX512_BF16 (vdpbf16ps), ENC_SCALAR*    bf16_linear_ref
-**   attention     int8 precision: ENC_AVX512_BF16 (bf16), ENC_AVX512_VNNI (int16);
+**   attention     int8 precision: ENC_AVX512_BF16 (bf16), ENC_AVX512_VNNI or
+**                 ENC_AVX_VNNI (int16);
 **                 else, and f32/bf16 precisions: ENC_AVX512, ENC_AVX2, ENC_SCALAR
 **   elementwise   ENC_AVX512, ENC_AVX2, ENC_SCALAR (GELU, LayerNorm)
 **
@@ -39,7 +40,7 @@ typedef struct enc_kernels {
   int bf16;  /* bf16 linear layers; ENC_SCALAR = this CPU has no BF16 unit */
   int vec;   /* elementwise + f32 attention */
   int att;   /* attention of the int8 precision: ENC_AVX512_BF16, ENC_AVX512_VNNI
-                (int16) or = vec (f32) */
+                or ENC_AVX_VNNI (int16), or = vec (f32) */
 } enc_kernels;
 
 /* 1 when this CPU (and OS) can run kernels built for isa. */

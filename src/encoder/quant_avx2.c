@@ -29,54 +29,82 @@
 
 #include "encoder/quant_isa.h"
 
-void q8_quantize_rows_avx2(const float *x, uint32_t in, uint32_t in_pad, uint32_t r0,
-                           uint32_t nr, uint16_t *A, float *sx, int32_t *zp) {
+/* Row min/max (starting at 0; NaN in x keeps the running value, as the
+** twin) and the row's quantization parameters. */
+static void row_params(const float *xr, uint32_t in, float *sx, float *inv, int32_t *zp) {
+  __m256 mn0 = _mm256_setzero_ps(), mx0 = mn0, mn1 = mn0, mx1 = mn0;
+  uint32_t k = 0;
+  for (; k + 16 <= in; k += 16) {
+    __m256 v0 = _mm256_loadu_ps(xr + k), v1 = _mm256_loadu_ps(xr + k + 8);
+    mn0 = _mm256_min_ps(v0, mn0), mx0 = _mm256_max_ps(v0, mx0);
+    mn1 = _mm256_min_ps(v1, mn1), mx1 = _mm256_max_ps(v1, mx1);
+  }
+  float mnv[8], mxv[8];
+  _mm256_storeu_ps(mnv, _mm256_min_ps(mn0, mn1));
+  _mm256_storeu_ps(mxv, _mm256_max_ps(mx0, mx1));
+  float mn = 0.0f, mx = 0.0f;
+  for (int t = 0; t < 8; t++) {
+    if (mnv[t] < mn) mn = mnv[t];
+    if (mxv[t] > mx) mx = mxv[t];
+  }
+  for (; k < in; k++) {
+    if (xr[k] < mn) mn = xr[k];
+    if (xr[k] > mx) mx = xr[k];
+  }
+  q8_params_from_range(mn, mx, sx, inv, zp);
+}
+
+/* Values k..k+15 of a row quantized (0..255, in int32 lanes) and packed to
+** 16 u16 in order: the unsigned pack is exact; it interleaves lanes. */
+static inline __m256i quant16(const float *xr, __m256 vinv, __m256 lo, __m256 hi, __m256i vzp) {
+  __m256i q[2];
+  for (int t = 0; t < 2; t++) {
+    __m256 v = _mm256_mul_ps(_mm256_loadu_ps(xr + 8 * t), vinv);
+    v = _mm256_min_ps(_mm256_max_ps(v, lo), hi); /* NaN → lo, as the twin */
+    q[t] = _mm256_add_epi32(_mm256_cvtps_epi32(v), vzp);
+  }
+  return _mm256_permute4x64_epi64(_mm256_packus_epi32(q[0], q[1]), 0xD8);
+}
+
+/* Both activation layouts: u16 (this file's kernel) or u8 (AVX-VNNI's). */
+static void quantize_rows(const float *x, uint32_t in, uint32_t in_pad, uint32_t r0, uint32_t nr,
+                          void *A, int u8, float *sx, int32_t *zp) {
   for (uint32_t i = 0; i < nr; i++) {
     const float *xr = x + (size_t)(r0 + i) * in;
-    uint16_t *ar = A + (size_t)i * in_pad;
-    /* min/max (starting at 0; NaN in x keeps the running value, as the twin) */
-    __m256 mn0 = _mm256_setzero_ps(), mx0 = mn0, mn1 = mn0, mx1 = mn0;
-    uint32_t k = 0;
-    for (; k + 16 <= in; k += 16) {
-      __m256 v0 = _mm256_loadu_ps(xr + k), v1 = _mm256_loadu_ps(xr + k + 8);
-      mn0 = _mm256_min_ps(v0, mn0), mx0 = _mm256_max_ps(v0, mx0);
-      mn1 = _mm256_min_ps(v1, mn1), mx1 = _mm256_max_ps(v1, mx1);
-    }
-    float mnv[8], mxv[8];
-    _mm256_storeu_ps(mnv, _mm256_min_ps(mn0, mn1));
-    _mm256_storeu_ps(mxv, _mm256_max_ps(mx0, mx1));
-    float mn = 0.0f, mx = 0.0f;
-    for (int t = 0; t < 8; t++) {
-      if (mnv[t] < mn) mn = mnv[t];
-      if (mxv[t] > mx) mx = mxv[t];
-    }
-    for (; k < in; k++) {
-      if (xr[k] < mn) mn = xr[k];
-      if (xr[k] > mx) mx = xr[k];
-    }
+    uint16_t *a16 = (uint16_t *)A + (size_t)i * in_pad;
+    uint8_t *a8 = (uint8_t *)A + (size_t)i * in_pad;
     float inv;
-    q8_params_from_range(mn, mx, &sx[i], &inv, &zp[i]);
+    row_params(xr, in, &sx[i], &inv, &zp[i]);
     __m256 vinv = _mm256_set1_ps(inv), lo = _mm256_set1_ps((float)-zp[i]),
            hi = _mm256_set1_ps((float)(255 - zp[i]));
     __m256i vzp = _mm256_set1_epi32(zp[i]);
-    for (k = 0; k + 16 <= in; k += 16) {
-      __m256i q[2];
-      for (int t = 0; t < 2; t++) {
-        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(xr + k + 8 * t), vinv);
-        v = _mm256_min_ps(_mm256_max_ps(v, lo), hi); /* NaN → lo, as the twin */
-        q[t] = _mm256_add_epi32(_mm256_cvtps_epi32(v), vzp);
-      }
-      /* values are 0..255: the unsigned pack is exact; it interleaves lanes */
-      __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(q[0], q[1]), 0xD8);
-      _mm256_storeu_si256((__m256i *)(void *)(ar + k), p);
+    uint32_t k = 0;
+    for (; k + 16 <= in; k += 16) {
+      __m256i w = quant16(xr + k, vinv, lo, hi, vzp);
+      if (u8)
+        _mm_storeu_si128((__m128i *)(void *)(a8 + k),
+                         _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_packus_epi16(w, w), 0xD8)));
+      else
+        _mm256_storeu_si256((__m256i *)(void *)(a16 + k), w);
     }
-    if (k < in) {
-      uint8_t u[16];
-      q8_quantize_row_ref(xr + k, in - k, inv, zp[i], u);
-      for (uint32_t t = 0; t < in - k; t++) ar[k + t] = u[t];
+    uint8_t u[16] = {0}; /* the tail (< 16 values), then zero padding */
+    if (k < in) q8_quantize_row_ref(xr + k, in - k, inv, zp[i], u);
+    for (uint32_t kk = k; kk < in_pad; kk++) {
+      uint8_t val = kk < in ? u[kk - k] : 0;
+      if (u8) a8[kk] = val;
+      else a16[kk] = val;
     }
-    for (uint32_t kk = in; kk < in_pad; kk++) ar[kk] = 0;
   }
+}
+
+void q8_quantize_rows_avx2(const float *x, uint32_t in, uint32_t in_pad, uint32_t r0,
+                           uint32_t nr, uint16_t *A, float *sx, int32_t *zp) {
+  quantize_rows(x, in, in_pad, r0, nr, A, 0, sx, zp);
+}
+
+void q8_quantize_rows_avx2u8(const float *x, uint32_t in, uint32_t in_pad, uint32_t r0,
+                             uint32_t nr, uint8_t *A, float *sx, int32_t *zp) {
+  quantize_rows(x, in, in_pad, r0, nr, A, 1, sx, zp);
 }
 
 /* 8 channel sums from two accumulators of channel pairs (see the layout
@@ -106,6 +134,11 @@ static inline void epilogue8(__m256i acc, int32_t zp, float sx, const q8_matrix 
     for (uint32_t t = lo; t < hi; t++) bb[t] = bias[n + t];
   _mm256_storeu_ps(t8, _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), s, _mm256_loadu_ps(bb)));
   for (uint32_t t = lo; t < hi; t++) y[n + t] = t8[t];
+}
+
+void q8_epilogue8_avx2(const int32_t *acc, int32_t zp, float sx, const q8_matrix *q, uint32_t n,
+                       uint32_t c0, uint32_t c1, const float *bias, float *y) {
+  epilogue8(_mm256_loadu_si256((const __m256i *)(const void *)acc), zp, sx, q, n, c0, c1, bias, y);
 }
 
 /* Block layout: group g holds, for channel c in 0..15, 4 weights at byte

@@ -37,6 +37,10 @@ void q8_tiles_avx512vnni(const uint8_t *A, size_t lda, uint32_t nr, const float 
 void q8_tiles_avx2(const uint16_t *A, size_t lda, uint32_t nr, const float *sx,
                    const int32_t *zp, const q8_matrix *q, uint32_t b0, uint32_t b1,
                    uint32_t c0, uint32_t c1, const float *bias, float *y, size_t ldy);
+/* quant_avx2.c's epilogue for 8 channels from n of one row (acc: 8 int32
+** sums without the zero-point term), shared with the AVX-VNNI build. */
+void q8_epilogue8_avx2(const int32_t *acc, int32_t zp, float sx, const q8_matrix *q, uint32_t n,
+                       uint32_t c0, uint32_t c1, const float *bias, float *y);
 void q8_tiles_avxvnni(const uint8_t *A, size_t lda, uint32_t nr, const float *sx,
                       const int32_t *zp, const q8_matrix *q, uint32_t b0, uint32_t b1,
                       uint32_t c0, uint32_t c1, const float *bias, float *y, size_t ldy);
@@ -46,7 +50,7 @@ void q8_quantize_rows_avx512(const float *x, uint32_t in, uint32_t in_pad, uint3
                              uint32_t nr, uint8_t *A, float *sx, int32_t *zp);
 void q8_quantize_rows_avx2(const float *x, uint32_t in, uint32_t in_pad, uint32_t r0,
                            uint32_t nr, uint16_t *A, float *sx, int32_t *zp);
-/* The same on AVX2 into u8 (the AVX-VNNI build's operand). */
+/* The same on AVX2 into u8 (the AVX-VNNI build's operand; quant_avx2.c). */
 void q8_quantize_rows_avx2u8(const float *x, uint32_t in, uint32_t in_pad, uint32_t r0,
                              uint32_t nr, uint8_t *A, float *sx, int32_t *zp);
 /* params_from_range of quant.c (the shared scalar step of every build). */

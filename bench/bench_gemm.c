@@ -4,6 +4,9 @@
 ** MiniLM-L6 shapes, plus the machine's measured f32 FMA (zmm, or ymm on AVX2-only
 ** CPUs, also on 2 threads at once) and int8 VNNI peaks
 ** (tight register-only loops) so each figure reads as a fraction of peak.
+** On CPUs with AVX-VNNI whose default int8 build is another (AVX-512 VNNI),
+** two more columns run the AVX-VNNI build forced on the same matrix against
+** the ymm vpdpbusd peak.
 **
 **   build/release/bench_gemm [reps [shape-substring]]
 **   (median of reps runs, default 7; e.g. "ffn2" runs only those shapes)
@@ -20,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "encoder/dispatch.h"
 #include "encoder/quant.h"
 #include "util/threadpool.h"
 
@@ -178,7 +182,7 @@ typedef struct job {
   const float *x, *b;
   float *y;
   uint32_t rows;
-  const q8_matrix *q;
+  const q8_matrix *q, *qy;
   const f32_packed *fp;
   unsigned nparts;
 } job;
@@ -186,6 +190,11 @@ typedef struct job {
 static void q8_task(void *ctx, size_t task, int worker) {
   job *j = ctx;
   q8_linear_part(j->x, j->rows, j->q, j->b, j->y, (unsigned)task, j->nparts);
+}
+
+static void q8y_task(void *ctx, size_t task, int worker) {
+  job *j = ctx;
+  q8_linear_part(j->x, j->rows, j->qy, j->b, j->y, (unsigned)task, j->nparts);
 }
 
 static void f32_task(void *ctx, size_t task, int worker) {
@@ -231,6 +240,8 @@ int main(int argc, char **argv) {
            "vpmaddubsw+vpmaddwd+vpaddd (saturating) %.1f GOP/s\n", pv, peak_maddubsw_avx2());
   }
   if (argc > 2 && !strcmp(argv[2], "no-shape")) return 0;
+  /* the AVX-VNNI build's own columns where it is not already the q8 one */
+  int vy = cpu.avxvnni && enc_kernels_default().q8 != ENC_AVX_VNNI;
   shape shapes[] = {
       {"qkv 4096x384>1152", 4096, 384, 1152}, {"attn 4096x384>384", 4096, 384, 384},
       {"ffn1 4096x384>1536", 4096, 384, 1536}, {"ffn2 4096x1536>384", 4096, 1536, 384},
@@ -245,10 +256,15 @@ int main(int argc, char **argv) {
          "the fastest run, measured in thread CPU time at 1 thread, wall time at 2)\n", load[0]);
   printf("q8eff (2 threads): q8 work per process CPU-second relative to the 1-thread best;\n"
          "~1.0 means two free cores would give ~2x\n");
-  printf("%-20s %3s | %7s %7s %7s | %7s %7s %7s | %6s %6s %6s %6s\n", "shape", "thr", "sgemm",
+  if (vy)
+    printf("q8vy: the AVX-VNNI build (vpdpbusd ymm) forced, GOP/s median/best; vy%%pk: best\n"
+           "against the ymm vpdpbusd peak\n");
+  printf("%-20s %3s | %7s %7s %7s | %7s %7s %7s | %6s %6s %6s %6s", "shape", "thr", "sgemm",
          "f32", "q8", "sgemm", "f32", "q8", "q8/sg", "sg%pk", "q8%pk", "q8eff");
-  printf("%-20s %3s | %23s | %23s | %6s %6s %6s\n", "", "", "median GFLOP/s (GOP/s)",
+  printf(vy ? " | %7s %7s %6s\n" : "\n", "q8vy", "q8vy", "vy%pk");
+  printf("%-20s %3s | %23s | %23s | %6s %6s %6s", "", "", "median GFLOP/s (GOP/s)",
          "best GFLOP/s (GOP/s)", "best", "best", "best");
+  printf(vy ? "        | %7s %7s %6s\n" : "\n", "median", "best", "best");
   for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
     shape sh = shapes[s];
     if (argc > 2 && !strstr(sh.name, argv[2])) continue;
@@ -261,6 +277,8 @@ int main(int argc, char **argv) {
     q8_matrix q;
     f32_packed fp;
     if (q8_quantize(W, sh.out, sh.in, &q, NULL) || f32_pack(W, sh.out, sh.in, &fp, NULL)) return 1;
+    q8_matrix qy = q; /* the same packed weights, run by the AVX-VNNI build */
+    qy.isa = ENC_AVX_VNNI;
     double flop = 2.0 * sh.rows * sh.in * sh.out;
     /* small shapes run many times per sample to get above timer noise */
     int inner = sh.rows < 64 ? 200 : sh.rows < 1024 ? 20 : 1;
@@ -270,8 +288,8 @@ int main(int argc, char **argv) {
       if (!pool) return 1;
       /* single-threaded runs are one part; threaded ones split each layer
       ** into one part per thread */
-      job jb = {x, b, y, sh.rows, &q, &fp, (unsigned)thr};
-      double t_sg[64], t_f[64], t_q[64], c_sg[64], c_f[64], c_q[64], p_q[64];
+      job jb = {x, b, y, sh.rows, &q, &qy, &fp, (unsigned)thr};
+      double t_sg[64], t_f[64], t_q[64], c_sg[64], c_f[64], c_q[64], p_q[64], t_y[64], c_y[64];
       int n = reps > 64 ? 64 : reps;
       openblas_set_num_threads(thr);
       for (int r = 0; r <= n; r++) { /* r == 0 is warm-up */
@@ -290,6 +308,10 @@ int main(int argc, char **argv) {
         for (int i = 0; i < inner; i++) tpool_run(pool, jb.nparts, q8_task, &jb);
         if (r) t_q[r - 1] = (now() - t) / inner, c_q[r - 1] = (cpu_now() - c) / inner;
         if (r) p_q[r - 1] = (proc_cpu_now() - pc) / inner;
+        if (!vy) continue;
+        t = now(), c = cpu_now();
+        for (int i = 0; i < inner; i++) tpool_run(pool, jb.nparts, q8y_task, &jb);
+        if (r) t_y[r - 1] = (now() - t) / inner, c_y[r - 1] = (cpu_now() - c) / inner;
       }
       double bs = flop / minimum(thr == 1 ? c_sg : t_sg, n) / 1e9;
       double bf = flop / minimum(thr == 1 ? c_f : t_f, n) / 1e9;
@@ -300,9 +322,14 @@ int main(int argc, char **argv) {
       printf("%-20s %3d | %7.1f %7.1f %7.1f | %7.1f %7.1f %7.1f | %5.2fx %5.0f%% %5.0f%% ", sh.name,
              thr, gs, gf, gq, bs, bf, bq, bq / bs, 100.0 * bs / (pf * thr), 100.0 * bq / (pv * thr));
       if (thr == 1)
-        printf("%6s\n", "-");
+        printf("%6s", "-");
       else
-        printf("%6.2f\n", flop / minimum(p_q, n) / 1e9 / q1);
+        printf("%6.2f", flop / minimum(p_q, n) / 1e9 / q1);
+      if (vy) {
+        double gy = flop / median(t_y, n) / 1e9, by = flop / minimum(thr == 1 ? c_y : t_y, n) / 1e9;
+        printf(" | %7.1f %7.1f %5.0f%%", gy, by, 100.0 * by / (pvy * thr));
+      }
+      printf("\n");
       tpool_free(pool);
     }
     q8_free(&q);

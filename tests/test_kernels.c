@@ -53,7 +53,8 @@ static const shape shapes[] = {{1, 1, 1},     {1, 5, 1},      {3, 3, 17},    {7,
                                /* AVX2 int8 edges: K tails past a 16-value quantize step
                                ** (15, 17, 33), row pairs with a single last row across
                                ** 96-row activation chunks (193 = 2·96 + 1, 98), one
-                               ** channel past a block (17), a partial last block (31) */
+                               ** channel past a block (17), a partial last block (31);
+                               ** rows cover every remainder of the 6-row VNNI tiles */
                                {2, 15, 16},   {3, 17, 48},    {98, 33, 31},  {193, 20, 17}};
 
 /* int8: the forced build equals q8_linear_ref bit for bit (NaN/inf inputs,
@@ -249,11 +250,29 @@ TEST(dispatch_rules) {
   cpu_features half = f;
   half.avx512f = 0;
   CHECK(!enc_isa_supported(&half, ENC_AVX512) && !enc_isa_supported(&half, ENC_AVX512_VNNI));
+  /* AVX-VNNI without AVX-512 (Alder Lake; Zen 5 with AVX-512 off): int8 runs
+  ** vpdpbusd ymm, the rest AVX2; and the order AVX-512 VNNI > AVX-VNNI > AVX2 */
+  cpu_features adl;
+  memset(&adl, 0, sizeof adl);
+  adl.avx2 = adl.fma = adl.avxvnni = 1;
+  enc_kernels_select(&adl, ENC_AMX, &k);
+  CHECK(k.q8 == ENC_AVX_VNNI && k.f32 == ENC_AVX2 && k.vec == ENC_AVX2);
+  enc_kernels_select(&adl, ENC_AVX2, &k);
+  CHECK(k.q8 == ENC_AVX2);
+  adl.fma = 0; /* VEX VNNI is only taken with the AVX2 + FMA it is built with */
+  CHECK(!enc_isa_supported(&adl, ENC_AVX_VNNI));
+  if (enc_isa_supported(&f, ENC_AVX512_VNNI) && f.avxvnni) {
+    enc_kernels_select(&f, ENC_AVX_VNNI, &k);
+    CHECK(k.q8 == ENC_AVX_VNNI);
+    enc_kernels_select(&f, ENC_AMX, &k);
+    CHECK(k.q8 == ENC_AVX512_VNNI);
+  }
   char buf[512];
   enc_kernels_select(&f, ENC_AMX, &k);
   enc_kernels_describe(&k, buf, sizeof buf);
   CHECK(strstr(buf, enc_isa_name(k.q8)) != NULL);
   CHECK_STR(enc_isa_name(ENC_AVX512_VNNI), "avx512-vnni");
+  CHECK_STR(enc_isa_name(ENC_AVX_VNNI), "avx-vnni");
   char feats[512];
   cpu_feature_list(&f, feats, sizeof feats);
   if (f.avx2) CHECK(strstr(feats, "avx2") != NULL);

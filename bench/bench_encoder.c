@@ -39,7 +39,7 @@ static int cmp_d(const void *a, const void *b) {
 static void usage(void) {
   fputs("usage: bench_encoder [--model DIR] [--data BEIR_DIR] [--threads N] [--batch N]\n"
         "                     [--batches N] [--max-length N] [--warmup N] [--repeat N] [--int8 | --bf16]\n"
-        "                     [--att-f32] [--cap scalar|avx2|avx-vnni|avx512|avx512-vnni|avx512-bf16]\n"
+        "                     [--att-f32] [--cap scalar|avx2|avx-vnni|avx512|avx512-vnni|avx512-bf16|amx-int8|amx-bf16]\n"
         "                     [--rerank N [--dump-tokens FILE]]   (cross-encoder latency)\n"
         "                     [--cblas]\n",
         stderr);
@@ -147,7 +147,7 @@ int main(int argc, char **argv) {
                     BLAS call at a time) instead of blend's packed kernel */
   int rerank_pairs = 0; /* --rerank N: cross-encoder latency of N (query, doc) pairs */
   const char *dump_tokens = NULL; /* --dump-tokens FILE: those pairs' ids for ort_bench.js */
-  int bf16 = 0, att_f32 = 0, isa_cap = ENC_AMX; /* --bf16; --att-f32: int8/bf16 with float32
+  int bf16 = 0, att_f32 = 0, isa_cap = ENC_CAP_NONE; /* --bf16; --att-f32: int8/bf16 with float32
                     attention; --cap ISA: no kernel above ISA (scalar, avx2, avx512, ...) */
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -183,8 +183,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--rerank")) rerank_pairs = atoi(v);
     else if (!strcmp(a, "--dump-tokens")) dump_tokens = v;
     else if (!strcmp(a, "--cap")) {
-      for (isa_cap = ENC_SCALAR; isa_cap < ENC_AMX && strcmp(enc_isa_name(isa_cap), v); isa_cap++) {}
-      if (strcmp(enc_isa_name(isa_cap), v)) {
+      isa_cap = enc_isa_from_name(v);
+      if (isa_cap < 0) {
         usage();
         return 2;
       }
@@ -276,13 +276,13 @@ int main(int argc, char **argv) {
       return 1;
     }
   bert_model *bm = NULL;
-  int direct = cblas || att_f32 || isa_cap != ENC_AMX; /* time bert_forward on a bert_model */
+  int direct = cblas || att_f32 || isa_cap != ENC_CAP_NONE; /* time bert_forward on a bert_model */
   int backend = cblas ? BERT_F32_BLAS : int8 ? BERT_INT8 : bf16 ? BERT_BF16 : BERT_F32_PACKED;
   if (direct && bert_load(model_dir, threads, backend, &bm, &err)) {
     fprintf(stderr, "bench_encoder: %s\n", err.message);
     return 1;
   }
-  if (bm && (att_f32 || isa_cap != ENC_AMX)) {
+  if (bm && (att_f32 || isa_cap != ENC_CAP_NONE)) {
     enc_kernels k;
     enc_kernels_select(&bm->cpu, isa_cap, &k);
     if (att_f32) k.att = k.vec;

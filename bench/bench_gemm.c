@@ -4,6 +4,8 @@
 ** MiniLM-L6 shapes, plus the machine's measured f32 FMA (zmm, or ymm on AVX2-only
 ** CPUs, also on 2 threads at once) and int8 VNNI peaks
 ** (tight register-only loops) so each figure reads as a fraction of peak.
+** With AMX (and the tile permission) the int8 peak is AMX tdpbusd's, as
+** q8_linear runs on tiles there; the AMX bf16 peak is printed too.
 ** On CPUs with AVX-VNNI whose default int8 build is another (AVX-512 VNNI),
 ** two more columns run the AVX-VNNI build forced on the same matrix against
 ** the ymm vpdpbusd peak.
@@ -202,6 +204,51 @@ static void f32_task(void *ctx, size_t task, int worker) {
   f32_linear_part(j->x, j->rows, j->fp, j->b, j->y, (unsigned)task, j->nparts);
 }
 
+/* AMX: tdpbusd / tdpbf16ps on four independent accumulator tiles (A in
+** tmm4, B in tmm6; the values do not matter for timing). One tdpbusd is
+** 16·16·64 multiply-adds, one tdpbf16ps 16·16·32. */
+typedef struct peak_tilecfg {
+  uint8_t palette, start_row, reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+} peak_tilecfg;
+#define AMX_PEAK_LOOP(INSN)                                                    \
+  __asm__ volatile("ldtilecfg %1\n\t"                                         \
+                   "tilezero %%tmm0\n\t tilezero %%tmm1\n\t tilezero %%tmm2\n\t" \
+                   "tilezero %%tmm3\n\t tilezero %%tmm4\n\t tilezero %%tmm6\n\t" \
+                   "1:\n\t" INSN(0) INSN(1) INSN(2) INSN(3)                     \
+                   "dec %0\n\t"                                               \
+                   "jnz 1b\n\t"                                               \
+                   "tilerelease\n\t"                                          \
+                   : "+r"(iters)                                              \
+                   : "m"(cfg)                                                 \
+                   : "cc", "memory")
+#define TDPBUSD_I(c) "tdpbusd %%tmm6, %%tmm4, %%tmm" #c "\n\t"
+#define TDPBF16_I(c) "tdpbf16ps %%tmm6, %%tmm4, %%tmm" #c "\n\t"
+static void amx_cfg(peak_tilecfg *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->palette = 1;
+  for (int t = 0; t < 8; t++) cfg->colsb[t] = 64, cfg->rows[t] = 16;
+}
+__attribute__((target("amx-tile,amx-int8"))) static double peak_amx_int8(void) {
+  _Alignas(64) peak_tilecfg cfg;
+  amx_cfg(&cfg);
+  long n = 2000000, iters = n;
+  double t = cpu_now();
+  AMX_PEAK_LOOP(TDPBUSD_I);
+  t = cpu_now() - t;
+  return 2.0 * 16 * 16 * 64 * 4 * n / t / 1e9;
+}
+__attribute__((target("amx-tile,amx-bf16"))) static double peak_amx_bf16(void) {
+  _Alignas(64) peak_tilecfg cfg;
+  amx_cfg(&cfg);
+  long n = 2000000, iters = n;
+  double t = cpu_now();
+  AMX_PEAK_LOOP(TDPBF16_I);
+  t = cpu_now() - t;
+  return 2.0 * 16 * 16 * 32 * 4 * n / t / 1e9;
+}
+
 typedef struct shape {
   const char *name;
   uint32_t rows, in, out;
@@ -218,12 +265,18 @@ int main(int argc, char **argv) {
   /* the int8 unit the default kernel uses: zmm vpdpbusd, else the VEX ymm
   ** one, else AVX2's exact vpmaddwd step */
   const char *unit = "vpdpbusd zmm";
-  if (!cpu.avx512vnni && cpu.avxvnni) pv = pvy, unit = "vpdpbusd ymm VEX";
+  int amx8 = enc_isa_supported(&cpu, ENC_AMX_INT8), amxb = enc_isa_supported(&cpu, ENC_AMX_BF16);
+  double pav = amx8 ? peak_amx_int8() : 0, pab = amxb ? peak_amx_bf16() : 0;
+  double pv_zmm = pv;
+  if (amx8) pv = pav, unit = "AMX tdpbusd";
+  else if (!cpu.avx512vnni && cpu.avxvnni) pv = pvy, unit = "vpdpbusd ymm VEX";
   else if (!cpu.avx512vnni && cpu.avx2) pv = peak_maddwd_avx2(), unit = "vpmaddwd ymm";
   printf("peak f32 FMA (1 core, %s): %.1f GFLOP/s; peak int8 (1 core, %s): %.1f GOP/s\n",
          cpu.avx512f ? "zmm" : "ymm", pf, unit, pv);
+  if (amx8) printf("peak int8 vpdpbusd zmm, AVX-512 VNNI (1 core): %.1f GOP/s\n", pv_zmm);
   if (cpu.avxvnni) printf("peak int8 vpdpbusd ymm VEX, AVX-VNNI (1 core): %.1f GOP/s\n", pvy);
   printf("peak bf16 vdpbf16ps (1 core): %.1f GFLOP/s\n", pb);
+  if (amxb) printf("peak bf16 AMX tdpbf16ps (1 core): %.1f GFLOP/s\n", pab);
   if (cpu.avx2 && cpu.fma) {
     tpool *pool = tpool_new(2);
     peak2 p2 = {{0, 0}};

@@ -199,7 +199,7 @@ static void check_bi_fixture_cap(const char *name, size_t expect_lines, int back
 }
 
 static void check_bi_fixture(const char *name, size_t expect_lines, int backend) {
-  check_bi_fixture_cap(name, expect_lines, backend, ENC_AMX);
+  check_bi_fixture_cap(name, expect_lines, backend, ENC_CAP_NONE);
 }
 
 TEST(bi_f32_reference) { check_bi_fixture("bert-tiny-random", 85, BERT_F32_PACKED); }
@@ -634,7 +634,28 @@ static void check_close_to_reference(int backend, int cap, double want_cos) {
   free_recs(&rs);
 }
 
-TEST(int8_backend_close_to_reference) { check_close_to_reference(BERT_INT8, ENC_AMX, INT8_MIN_COS); }
+/* BLEND_ISA_CAP caps what a load picks; a value naming nothing fails with
+** the variable named, never a silent full-speed load. */
+TEST(isa_cap_from_environment) {
+  const char *dir = fixture("bert-tiny-random");
+  if (!dir) SKIP("../shared/fixtures not found");
+  bert_model *m = NULL;
+  blend_error err = {0};
+  setenv("BLEND_ISA_CAP", "scalar", 1);
+  CHECK(bert_load(dir, 1, BERT_INT8, &m, &err) == 0);
+  if (m) CHECK(m->kern.q8 == ENC_SCALAR && m->kern.f32 == ENC_SCALAR && m->kern.att == ENC_SCALAR);
+  bert_free(m);
+  m = NULL;
+  setenv("BLEND_ISA_CAP", "avx513", 1);
+  CHECK(bert_load(dir, 1, BERT_INT8, &m, &err) == BLEND_EINVAL && m == NULL);
+  CHECK(strstr(err.message, "BLEND_ISA_CAP=avx513") != NULL);
+  unsetenv("BLEND_ISA_CAP");
+  CHECK(bert_load(dir, 1, BERT_INT8, &m, &err) == 0);
+  if (m) CHECK(m->kern.q8 == enc_kernels_default().q8);
+  bert_free(m);
+}
+
+TEST(int8_backend_close_to_reference) { check_close_to_reference(BERT_INT8, ENC_CAP_NONE, INT8_MIN_COS); }
 
 /* SKIP unless this CPU runs isa (a visible line naming the missing unit). */
 #define NEED_ISA(isa)                                                                    \
@@ -666,8 +687,14 @@ TEST(forward_avx512_build) {
 }
 TEST(forward_bf16_build) {
   NEED_ISA(ENC_AVX512_BF16);
-  check_close_to_reference(BERT_BF16, ENC_AMX, 0.9999);
-  check_close_to_reference(BERT_INT8, ENC_AMX, INT8_MIN_COS); /* bf16 attention */
+  check_close_to_reference(BERT_BF16, ENC_AVX512_BF16, 0.9999);
+  check_close_to_reference(BERT_INT8, ENC_AVX512_BF16, INT8_MIN_COS); /* bf16 attention */
+}
+TEST(forward_amx_build) {
+  NEED_ISA(ENC_AMX_INT8);
+  check_close_to_reference(BERT_INT8, ENC_AMX_INT8, INT8_MIN_COS);
+  NEED_ISA(ENC_AMX_BF16);
+  check_close_to_reference(BERT_BF16, ENC_AMX_BF16, 0.9999);
 }
 
 /* bf16 mode multiplies the feed-forward layers in bf16 and keeps the

@@ -119,6 +119,10 @@ TEST(q8_avx512vnni_matches_twin) {
   NEED(ENC_AVX512_VNNI);
   q8_vs_twin(ENC_AVX512_VNNI);
 }
+TEST(q8_amx_matches_twin) {
+  NEED(ENC_AMX_INT8);
+  q8_vs_twin(ENC_AMX_INT8);
+}
 
 /* f32: within 1e-5 of the double-accumulated naive loop, relative to the
 ** magnitude of the summed terms, and nothing written outside [c0, c1). */
@@ -225,25 +229,24 @@ TEST(vec_avx512_matches_twin) {
   vec_vs_twin(ENC_AVX512);
 }
 
-/* Selection: caps are honoured, nothing is picked the CPU lacks, AMX is
-** never picked (no AMX kernels exist), a CPU with nothing runs scalar. */
+/* Selection: caps are honoured, nothing is picked the CPU lacks, a CPU
+** with nothing runs scalar (AMX rules: test_amx.c). */
 TEST(dispatch_rules) {
   cpu_features f;
   cpu_detect(&f);
   enc_kernels k;
-  for (int cap = ENC_SCALAR; cap <= ENC_AMX; cap++) {
+  for (int cap = ENC_SCALAR; cap <= ENC_CAP_NONE; cap++) {
     enc_kernels_select(&f, cap, &k);
     int u[] = {k.f32, k.q8, k.bf16, k.vec, k.att};
     for (int i = 0; i < 5; i++) {
       CHECKF(u[i] <= cap, "cap %d: unit %d got %d", cap, i, u[i]);
       CHECKF(enc_isa_supported(&f, u[i]), "cap %d: unit %d got unsupported %s", cap, i,
              enc_isa_name(u[i]));
-      CHECK(u[i] != ENC_AMX);
     }
   }
   cpu_features none;
   memset(&none, 0, sizeof none);
-  enc_kernels_select(&none, ENC_AMX, &k);
+  enc_kernels_select(&none, ENC_CAP_NONE, &k);
   CHECK(k.f32 == ENC_SCALAR && k.q8 == ENC_SCALAR && k.bf16 == ENC_SCALAR && k.vec == ENC_SCALAR);
   CHECK(!enc_isa_supported(&none, ENC_AVX2));
   /* a CPU that lists AVX-512 but whose OS does not save zmm state: not usable */
@@ -255,7 +258,7 @@ TEST(dispatch_rules) {
   cpu_features adl;
   memset(&adl, 0, sizeof adl);
   adl.avx2 = adl.fma = adl.avxvnni = 1;
-  enc_kernels_select(&adl, ENC_AMX, &k);
+  enc_kernels_select(&adl, ENC_CAP_NONE, &k);
   CHECK(k.q8 == ENC_AVX_VNNI && k.f32 == ENC_AVX2 && k.vec == ENC_AVX2);
   enc_kernels_select(&adl, ENC_AVX2, &k);
   CHECK(k.q8 == ENC_AVX2);
@@ -264,11 +267,11 @@ TEST(dispatch_rules) {
   if (enc_isa_supported(&f, ENC_AVX512_VNNI) && f.avxvnni) {
     enc_kernels_select(&f, ENC_AVX_VNNI, &k);
     CHECK(k.q8 == ENC_AVX_VNNI);
-    enc_kernels_select(&f, ENC_AMX, &k);
+    enc_kernels_select(&f, ENC_CAP_NONE, &k);
     CHECK(k.q8 == ENC_AVX512_VNNI);
   }
   char buf[512];
-  enc_kernels_select(&f, ENC_AMX, &k);
+  enc_kernels_select(&f, ENC_CAP_NONE, &k);
   enc_kernels_describe(&k, buf, sizeof buf);
   CHECK(strstr(buf, enc_isa_name(k.q8)) != NULL);
   CHECK_STR(enc_isa_name(ENC_AVX512_VNNI), "avx512-vnni");
@@ -359,6 +362,10 @@ TEST(bf16_scalar_matches_twin) { bf16_vs_twin(ENC_SCALAR); }
 TEST(bf16_avx512bf16_matches_twin) {
   NEED(ENC_AVX512_BF16);
   bf16_vs_twin(ENC_AVX512_BF16);
+}
+TEST(bf16_amx_matches_twin) {
+  NEED(ENC_AMX_BF16);
+  bf16_vs_twin(ENC_AMX_BF16);
 }
 
 /* BF16 attention vs its twin (same bf16 roundings, double sums) and, more

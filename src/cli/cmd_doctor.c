@@ -7,6 +7,7 @@
 ** same in one line (cli_version_line).
 */
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,10 +34,10 @@ void cli_version_line(FILE *f) {
   cpu_features c;
   cpu_detect(&c);
   enc_kernels k;
-  enc_kernels_select(&c, ENC_AMX, &k);
+  enc_kernels_select(&c, ENC_CAP_NONE, &k);
   fprintf(f, "cpu: %s; kernels: f32 %s, int8 %s, bf16 %s, vectors %s (blend doctor for more)\n",
           c.brand[0] ? c.brand : "unknown", enc_isa_name(k.f32), enc_isa_name(k.q8),
-          k.bf16 == ENC_AVX512_BF16 ? enc_isa_name(k.bf16) : "unavailable", vec_kernel_name());
+          k.bf16 != ENC_SCALAR ? enc_isa_name(k.bf16) : "unavailable", vec_kernel_name());
 }
 
 int cmd_doctor(int argc, char **argv) {
@@ -44,7 +45,9 @@ int cmd_doctor(int argc, char **argv) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       printf("usage: blend doctor\n\n"
              "Print the CPU, the SIMD features usable on it, AMX availability, and the\n"
-             "kernels blend's encoder and vector search choose here (at model load).\n");
+             "kernels blend's encoder and vector search choose here (at model load).\n"
+             "BLEND_ISA_CAP=<set> (scalar, avx2, avx-vnni, avx512, avx512-vnni, avx512-bf16,\n"
+             "amx-int8, amx-bf16) keeps every model load at or below that kernel set.\n");
       return 0;
     }
     fprintf(stderr, "blend doctor: unknown option '%s' (see --help)\n", argv[i]);
@@ -62,25 +65,37 @@ int cmd_doctor(int argc, char **argv) {
   if (!c.amx_tile) {
     printf("amx:            not on this CPU (no AMX-TILE in cpuid)\n");
   } else {
-    int rc = cpu_request_amx(&c);
+    int rc = c.amx_perm ? 0 : cpu_request_amx(&c);
     printf("amx:            tile%s%s; tile-data permission %s%s%s\n", c.amx_int8 ? " int8" : "",
            c.amx_bf16 ? " bf16" : "", rc == 0 ? "granted" : "refused (",
-           rc == 0 ? "" : strerror(errno), rc == 0 ? "" : ")");
-    printf("                (no AMX kernels in this build: they were not written without an\n"
-           "                AMX machine to test them on; the int8/bf16 AVX-512 kernels run)\n");
+           rc == 0 ? "" : strerror(errno), rc == 0 ? "" : ") - the AVX-512 kernels run");
   }
   printf("compiled for:   %s\n", compiled_for());
   enc_kernels k;
-  enc_kernels_select(&c, ENC_AMX, &k);
-  printf("encoder kernels (chosen once, at model load):\n");
+  int cap = enc_isa_cap_from_env();
+  if (cap < 0) {
+    fprintf(stderr, "blend doctor: BLEND_ISA_CAP=%s names no kernel set (scalar, avx2, avx-vnni, "
+                    "avx512, avx512-vnni, avx512-bf16, amx-int8, amx-bf16)\n", getenv("BLEND_ISA_CAP"));
+    return 1;
+  }
+  enc_kernels_select(&c, cap, &k);
+  if (cap != ENC_CAP_NONE)
+    printf("encoder kernels (chosen once, at model load; capped by BLEND_ISA_CAP=%s):\n",
+           enc_isa_name(cap));
+  else
+    printf("encoder kernels (chosen once, at model load):\n");
   printf("  f32 linear    %s\n", enc_isa_name(k.f32));
   printf("  int8 linear   %s%s\n", enc_isa_name(k.q8),
-         k.q8 == ENC_AVX512_VNNI ? " (vpdpbusd)"
+         k.q8 == ENC_AMX_INT8    ? " (tdpbusd tiles)"
+         : k.q8 == ENC_AVX512_VNNI ? " (vpdpbusd)"
          : k.q8 == ENC_AVX_VNNI  ? " (vpdpbusd ymm, VEX)"
          : k.q8 == ENC_AVX2      ? " (vpmaddwd, exact)"
                                  : "");
-  if (k.bf16 == ENC_AVX512_BF16)
-    printf("  bf16 linear   avx512-bf16 (vdpbf16ps); --bf16 available\n");
+  if (k.bf16 != ENC_SCALAR)
+    printf("  bf16 linear   %s; --bf16 available\n",
+           k.bf16 == ENC_AMX_BF16 ? "amx-bf16 (tdpbf16ps tiles)" : "avx512-bf16 (vdpbf16ps)");
+  else if (cap < ENC_AVX512_BF16 && enc_isa_supported(&c, ENC_AVX512_BF16))
+    printf("  bf16 linear   unavailable under BLEND_ISA_CAP: --bf16 fails\n");
   else
     printf("  bf16 linear   unavailable: --bf16 fails on this CPU (needs AVX-512 BF16)\n");
   printf("  attention     %s (f32 and bf16 precisions); int8 precision %s\n", enc_isa_name(k.vec),

@@ -40,6 +40,9 @@ static void usage(FILE *f) {
           BLEND_VERSION);
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
     fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f, "\nenvironment:\n"
+             "  BLEND_ISA_CAP=<set>  no encoder kernel above <set> (scalar, avx2, avx-vnni, avx512,\n"
+             "                       avx512-vnni, avx512-bf16, amx-int8, amx-bf16); see blend doctor\n");
 }
 
 int main(int argc, char **argv) {

@@ -125,7 +125,14 @@ static int load_layer(bert_model *m, const char *prefix, uint32_t li, bert_layer
 }
 
 int bert_load(const char *dir, int threads, int backend, bert_model **out, blend_error *err) {
-  return bert_load_ex(dir, threads, backend, ENC_AMX, out, err);
+  int cap = enc_isa_cap_from_env();
+  if (cap < 0) {
+    *out = NULL;
+    return blend_seterr(err, BLEND_EINVAL,
+                        "BLEND_ISA_CAP=%s names no kernel set (scalar, avx2, avx-vnni, avx512, "
+                        "avx512-vnni, avx512-bf16, amx-int8, amx-bf16)", getenv("BLEND_ISA_CAP"));
+  }
+  return bert_load_ex(dir, threads, backend, cap, out, err);
 }
 
 int bert_load_ex(const char *dir, int threads, int backend, int isa_cap, bert_model **out,
@@ -142,7 +149,7 @@ int bert_load_ex(const char *dir, int threads, int backend, int isa_cap, bert_mo
   m->vops = k_vec_ops_for(m->kern.vec);
   pthread_mutex_init(&m->blas_lock, NULL);
   pthread_mutex_init(&m->scratch_lock, NULL);
-  if (backend == BERT_BF16 && m->kern.bf16 != ENC_AVX512_BF16) {
+  if (backend == BERT_BF16 && m->kern.bf16 == ENC_SCALAR) {
     char feats[256];
     cpu_feature_list(&m->cpu, feats, sizeof feats);
     int rc0 = blend_seterr(err, BLEND_EUNSUPPORTED,

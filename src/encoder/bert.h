@@ -85,8 +85,11 @@ typedef struct bert_model {
 ** attention-output projections and attention itself. With those in bf16 the
 ** embeddings fall to 0.99969 cosine to float32 on real texts; with them in
 ** float32 they stay above 0.9999 (bench/RESULTS.md, bf16 fidelity). */
+/* The environment variable BLEND_ISA_CAP=<isa> (dispatch.h) caps the
+** kernels as bert_load_ex's isa_cap does; a value naming no isa fails with
+** BLEND_EINVAL. */
 int bert_load(const char *dir, int threads, int backend, bert_model **out, blend_error *err);
-/* The same with no kernel above isa_cap (enum enc_isa; ENC_AMX = no cap), as
+/* The same with no kernel above isa_cap (enum enc_isa; ENC_CAP_NONE = no cap), as
 ** if the CPU stopped there: tests run every path, and a capped BERT_BF16
 ** load shows the error a CPU without AVX-512 BF16 gets. */
 int bert_load_ex(const char *dir, int threads, int backend, int isa_cap, bert_model **out,

@@ -5,6 +5,8 @@
 #include "encoder/dispatch.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 int enc_isa_supported(const cpu_features *f, int isa) {
   int avx512 = f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq && f->fma;
@@ -15,7 +17,11 @@ int enc_isa_supported(const cpu_features *f, int isa) {
     case ENC_AVX512: return avx512;
     case ENC_AVX512_VNNI: return avx512 && f->avx512vnni;
     case ENC_AVX512_BF16: return avx512 && f->avx512bf16;
-    default: return 0; /* ENC_AMX: no kernels yet */
+    case ENC_AMX_INT8:
+      return avx512 && f->avx512vnni && f->amx_tile && f->amx_int8 && f->os_amx && f->amx_perm;
+    case ENC_AMX_BF16:
+      return avx512 && f->avx512bf16 && f->amx_tile && f->amx_bf16 && f->os_amx && f->amx_perm;
+    default: return 0;
   }
 }
 
@@ -27,25 +33,24 @@ static int best(const cpu_features *f, int cap, const int *order, int n) {
 
 void enc_kernels_select(const cpu_features *f, int cap, enc_kernels *k) {
   static const int f32[] = {ENC_AVX512, ENC_AVX2};
-  static const int q8[] = {ENC_AVX512_VNNI, ENC_AVX_VNNI, ENC_AVX2};
-  static const int bf16[] = {ENC_AVX512_BF16};
+  static const int q8[] = {ENC_AMX_INT8, ENC_AVX512_VNNI, ENC_AVX_VNNI, ENC_AVX2};
+  static const int bf16[] = {ENC_AMX_BF16, ENC_AVX512_BF16};
+  static const int att[] = {ENC_AVX512_BF16, ENC_AVX512_VNNI, ENC_AVX_VNNI};
   k->f32 = best(f, cap, f32, 2);
-  k->q8 = best(f, cap, q8, 3);
-  k->bf16 = best(f, cap, bf16, 1);
+  k->q8 = best(f, cap, q8, 4);
+  k->bf16 = best(f, cap, bf16, 2);
   k->vec = k->f32;
   /* int8 precision's attention: bf16 products, else int16 ones on VNNI
   ** (attention_int.h), else the float32 build */
-  k->att = k->bf16 == ENC_AVX512_BF16  ? ENC_AVX512_BF16
-           : k->q8 == ENC_AVX512_VNNI ? ENC_AVX512_VNNI
-           : k->q8 == ENC_AVX_VNNI    ? ENC_AVX_VNNI
-                                       : k->vec;
+  k->att = best(f, cap, att, 3);
+  if (k->att == ENC_SCALAR) k->att = k->vec;
 }
 
 enc_kernels enc_kernels_default(void) {
   cpu_features f;
   enc_kernels k;
   cpu_detect(&f);
-  enc_kernels_select(&f, ENC_AMX, &k);
+  enc_kernels_select(&f, ENC_CAP_NONE, &k);
   return k;
 }
 
@@ -57,9 +62,21 @@ const char *enc_isa_name(int isa) {
     case ENC_AVX512: return "avx512";
     case ENC_AVX512_VNNI: return "avx512-vnni";
     case ENC_AVX512_BF16: return "avx512-bf16";
-    case ENC_AMX: return "amx";
+    case ENC_AMX_INT8: return "amx-int8";
+    case ENC_AMX_BF16: return "amx-bf16";
     default: return "?";
   }
+}
+
+int enc_isa_from_name(const char *name) {
+  for (int isa = ENC_SCALAR; isa <= ENC_CAP_NONE; isa++)
+    if (!strcmp(enc_isa_name(isa), name)) return isa;
+  return -1;
+}
+
+int enc_isa_cap_from_env(void) {
+  const char *v = getenv("BLEND_ISA_CAP");
+  return v && *v ? enc_isa_from_name(v) : ENC_CAP_NONE;
 }
 
 char *enc_kernels_describe(const enc_kernels *k, char *buf, unsigned long n) {

@@ -4,9 +4,10 @@
 **
 **   unit          paths (best first)                         twin the tests use
 **   f32 linear    ENC_AVX512, ENC_AVX2 (+FMA), ENC_SCALAR     f32_linear_ref
-**   int8 linear   ENC_AVX512_VNNI, ENC_AVX_VNNI, ENC_AVX2,    q8_linear_ref (bit-exact)
-**                 ENC_SCALAR
-**   bf16 linear   ENC_AVX512_BF16 (vdpbf16ps), ENC_SCALAR*    bf16_linear_ref
+**   int8 linear   ENC_AMX_INT8, ENC_AVX512_VNNI,              q8_linear_ref (bit-exact)
+**                 ENC_AVX_VNNI, ENC_AVX2, ENC_SCALAR
+**   bf16 linear   ENC_AMX_BF16, ENC_AVX512_BF16 (vdpbf16ps),  bf16_linear_ref
+**                 ENC_SCALAR*
 **   attention     int8 precision: ENC_AVX512_BF16 (bf16), ENC_AVX512_VNNI or
 **                 ENC_AVX_VNNI (int16);
 **                 else, and f32/bf16 precisions: ENC_AVX512, ENC_AVX2, ENC_SCALAR
@@ -14,9 +15,9 @@
 **
 ** *the scalar bf16 path is the emulating twin, used by tests only: asking
 ** for BF16 precision on a CPU without AVX-512 BF16 fails (BLEND_EUNSUPPORTED).
-** ENC_AMX is reserved for AMX-INT8/AMX-BF16 tile kernels: detected and
-** reported (blend doctor), not implemented — no AMX CPU was available to
-** test them, so no path selects it.
+** The AMX paths (quant_amx.c) need the tile permission Linux grants at
+** cpu_detect (cpu_features.amx_perm); on a CPU that lists AMX but is refused
+** it, the AVX-512 paths run.
 */
 #ifndef BLEND_ENC_DISPATCH_H
 #define BLEND_ENC_DISPATCH_H
@@ -30,7 +31,9 @@ enum enc_isa {
   ENC_AVX512 = 3,      /* AVX-512 F/BW/VL/DQ */
   ENC_AVX512_VNNI = 4, /* + VNNI (vpdpbusd) */
   ENC_AVX512_BF16 = 5, /* + BF16 (vdpbf16ps, vcvtne2ps2bf16) */
-  ENC_AMX = 6          /* reserved: AMX tiles (not implemented) */
+  ENC_AMX_INT8 = 6,    /* AVX-512 VNNI + AMX-INT8 tiles (tdpbusd; int8 linear only) */
+  ENC_AMX_BF16 = 7,    /* AVX-512 BF16 + AMX-BF16 tiles (tdpbf16ps; bf16 linear only) */
+  ENC_CAP_NONE = ENC_AMX_BF16 /* as a cap: every path this CPU has */
 };
 
 /* The kernels one loaded model uses. */
@@ -46,8 +49,8 @@ typedef struct enc_kernels {
 /* 1 when this CPU (and OS) can run kernels built for isa. */
 int enc_isa_supported(const cpu_features *f, int isa);
 
-/* The best path of every unit for this CPU, none above cap (cap ENC_AMX =
-** no cap; tests pass lower caps to force a path). */
+/* The best path of every unit for this CPU, none above cap (ENC_CAP_NONE:
+** no cap; tests and --cap pass lower caps to force a path). */
 void enc_kernels_select(const cpu_features *f, int cap, enc_kernels *k);
 
 /* enc_kernels_select for this CPU with no cap (runs cpuid: call at load,
@@ -55,8 +58,17 @@ void enc_kernels_select(const cpu_features *f, int cap, enc_kernels *k);
 ** start with these paths. */
 enc_kernels enc_kernels_default(void);
 
-/* "scalar", "avx2", "avx-vnni", "avx512", "avx512-vnni", "avx512-bf16", "amx". */
+/* "scalar", "avx2", "avx-vnni", "avx512", "avx512-vnni", "avx512-bf16",
+** "amx-int8", "amx-bf16". */
 const char *enc_isa_name(int isa);
+
+/* The isa named name (enc_isa_name's names), or -1. */
+int enc_isa_from_name(const char *name);
+
+/* The cap the environment sets: BLEND_ISA_CAP=<isa name> (e.g. avx512-bf16
+** keeps a model off AMX), ENC_CAP_NONE when unset or empty, -1 when it
+** names no isa. Read at model load and by blend doctor. */
+int enc_isa_cap_from_env(void);
 
 /* One line naming the kernels of k, e.g. "f32 linear avx512, int8 linear
 ** avx512-vnni, ...", into buf (size n). Returns buf. */

@@ -1,7 +1,8 @@
 /*
 ** quant.c — int8 linear layers: weight quantization and packing, per-row
 ** activation quantization, the scalar build, dispatch to the AVX-512 VNNI
-** (quant_vnni.c), AVX-VNNI (quant_avxvnni.c) and AVX2 (quant_avx2.c)
+** (quant_vnni.c), AMX-INT8 (quant_amx.c), AVX-VNNI (quant_avxvnni.c) and
+** AVX2 (quant_avx2.c)
 ** builds by the matrix's isa, the
 ** scalar twin and work splitting.
 ** See quant.h for the math; every path below computes the same integers.
@@ -19,7 +20,8 @@
 #include "encoder/quant_isa.h"
 
 /* MC rows of activations are quantized at a time (MC × in_pad bytes stays
-** in L2); MR is the row granularity of the splits (the VNNI tile's rows). */
+** in L2; a multiple of the AMX tile pair's 32 rows); MR is the row
+** granularity of the splits (the VNNI tile's rows). */
 enum { MR = 6, MC = 96 };
 
 static uint32_t round_up(uint32_t v, uint32_t m) { return (v + m - 1) / m * m; }
@@ -48,7 +50,8 @@ int q8_quantize(const float *W, uint32_t out, uint32_t in, q8_matrix *q, blend_e
   /* in <= 65536 keeps every int32 sum of u8·s8 products (<= 255·127·in) exact. */
   if (out > (1u << 24) || in > 65536)
     return blend_seterr(err, BLEND_EINVAL, "q8_quantize: weight matrix [%u, %u] too large", out, in);
-  uint32_t out_pad = round_up(out, 16), in_pad = round_up(in, 4);
+  /* in padded to 64: an AMX tile row is 64 inputs (the other builds step 4) */
+  uint32_t out_pad = round_up(out, 16), in_pad = round_up(in, 64);
   q->w = alloc64((size_t)out_pad * in_pad);
   q->scale = alloc64(sizeof(float) * out_pad);
   q->wsum = alloc64(sizeof(int32_t) * out_pad);
@@ -147,7 +150,7 @@ void q8_quantize_row_ref(const float *x, uint32_t n, float inv, int32_t zp, uint
 ** the u8 builds (the AVX2 build has its own, into u16). */
 static void quantize_rows(int isa, const float *x, uint32_t in, uint32_t in_pad, uint32_t r0,
                           uint32_t nr, uint8_t *A, float *sx, int32_t *zp) {
-  if (isa == ENC_AVX512_VNNI) {
+  if (isa == ENC_AVX512_VNNI || isa == ENC_AMX_INT8) {
     q8_quantize_rows_avx512(x, in, in_pad, r0, nr, A, sx, zp);
     return;
   }
@@ -198,16 +201,20 @@ static int q8_block(const float *x, const q8_matrix *q, const float *bias, float
                     uint32_t r0, uint32_t r1, uint32_t c0, uint32_t c1) {
   if (r0 >= r1 || c0 >= c1) return 0;
   int isa = q->isa;
-  q8_tiles_fn tiles = isa == ENC_AVX512_VNNI ? q8_tiles_avx512vnni
-                     : isa == ENC_AVX_VNNI  ? q8_tiles_avxvnni
-                                            : tiles_scalar;
+  q8_tiles_fn tiles = isa == ENC_AMX_INT8     ? q8_tiles_amx
+                     : isa == ENC_AVX512_VNNI ? q8_tiles_avx512vnni
+                     : isa == ENC_AVX_VNNI    ? q8_tiles_avxvnni
+                                              : tiles_scalar;
   uint32_t b0 = c0 / 16, b1 = (c1 + 15) / 16;
   uint32_t mc = r1 - r0 < MC ? r1 - r0 : MC;
   size_t esize = isa == ENC_AVX2 ? sizeof(uint16_t) : 1; /* AVX2: u16 activations */
-  void *A = alloc64((size_t)mc * q->in_pad * esize);
+  /* AMX reads whole 16-row tiles: rows past the last are zeros, thrown away */
+  size_t arows = isa == ENC_AMX_INT8 ? round_up(mc, 16) : mc;
+  void *A = alloc64(arows * q->in_pad * esize);
   float sx[MC];
   int32_t zp[MC];
   if (!A) return BLEND_ENOMEM;
+  if (isa == ENC_AMX_INT8) memset(A, 0, arows * q->in_pad);
   size_t lda = q->in_pad;
   for (uint32_t rc = r0; rc < r1; rc += mc) {
     uint32_t nr = r1 - rc < mc ? r1 - rc : mc;

@@ -33,7 +33,7 @@
 
 /* Weight layout: output channels in blocks of 16 (out_pad = out rounded up
 ** to 16, padding rows are zero), input in groups of 4 (in_pad = in rounded
-** up to 4, zero padded). Block b, group g holds 64 bytes: for channel c in
+** up to 64, an AMX tile row, zero padded). Block b, group g holds 64 bytes: for channel c in
 ** 0..15 the four weights W[16b+c][4g..4g+3]. Use q8_weight_at to read. */
 typedef struct q8_matrix {
   int8_t *w;       /* packed, (out_pad/16) blocks × in_pad × 16 bytes, 64-aligned */
@@ -93,8 +93,9 @@ int q8_linear_ref(const float *x, uint32_t rows, const q8_matrix *q, const float
 void q8_row_params(const float *x, uint32_t n, float *scale, float *inv, int32_t *zp);
 void q8_quantize_row_ref(const float *x, uint32_t n, float inv, int32_t zp, uint8_t *u);
 
-/* The build that runs q (enc_isa_name of q->isa: "avx512-vnni", "avx2" or
-** "scalar"; all compute the same integers). */
+/* The build that runs q (enc_isa_name of q->isa: "amx-int8",
+** "avx512-vnni", "avx-vnni", "avx2" or "scalar"; all compute the same
+** integers). */
 const char *q8_kernel_name(const q8_matrix *q);
 
 /* ---------------------------------------------------------------- f32 */
@@ -135,12 +136,12 @@ void f32_linear_ref(const float *x, uint32_t rows, const float *W, uint32_t out,
 ** with float32 accumulation (AVX-512 BF16 vdpbf16ps). W [out, in] is packed
 ** into 32-channel panels of input pairs: panel p, pair g holds for channel
 ** c in 0..31 the two weights W[32p+c][2g], W[32p+c][2g+1] (in_pad = in
-** rounded up to 2, out_pad to 32, padding zero). Activation rows are
+** rounded up to 32, an AMX tile row; out_pad to 32; padding zero). Activation rows are
 ** rounded to bf16 (round to nearest even) as each block is computed. */
 typedef struct bf16_packed {
   uint16_t *w;     /* (out_pad/32) panels × in_pad/2 pairs × 64 values, 64-aligned */
   uint32_t out, in, in_pad, out_pad;
-  int isa;         /* ENC_AVX512_BF16, or ENC_SCALAR (the emulating twin) */
+  int isa;         /* ENC_AMX_BF16, ENC_AVX512_BF16, or ENC_SCALAR (the emulating twin) */
 } bf16_packed;
 
 /* float32 → bf16 exactly as vcvtne2ps2bf16: round to nearest even, NaN

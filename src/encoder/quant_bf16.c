@@ -1,8 +1,8 @@
 /*
 ** quant_bf16.c — BF16 linear layers (see quant.h): float32 → bf16 rounding,
 ** weight packing, the scalar (emulating) build, splitting into parts, and
-** dispatch to the AVX-512 BF16 build (quant_bf16_avx512.c) by the matrix's
-** isa. bf16_linear_ref is the twin the tests compare both builds with.
+** dispatch to the AMX-BF16 (quant_amx.c) and AVX-512 BF16
+** (quant_bf16_avx512.c) builds by the matrix's isa. bf16_linear_ref is the twin the tests compare both builds with.
 */
 #include <math.h>
 #include <stdlib.h>
@@ -42,7 +42,7 @@ int bf16_pack(const float *W, uint32_t out, uint32_t in, bf16_packed *p, blend_e
     return blend_seterr(err, BLEND_EINVAL, "bf16_pack: weight matrix [%u, %u] too large", out, in);
   p->out = out;
   p->in = in;
-  p->in_pad = (in + 1) / 2 * 2;
+  p->in_pad = (in + 31) / 32 * 32; /* an AMX tile row is 32 inputs (the others step 2) */
   p->out_pad = (out + BNR - 1) / BNR * BNR;
   size_t bytes = (size_t)p->out_pad * p->in_pad * 2;
   void *mem = NULL;
@@ -96,8 +96,10 @@ static int bf16_block(const float *x, const bf16_packed *p, const float *bias, f
                       size_t ldy, uint32_t r0, uint32_t r1, uint32_t c0, uint32_t c1) {
   if (r0 >= r1 || c0 >= c1) return 0;
   uint16_t *A = NULL;
-  if (posix_memalign((void **)&A, 64, (size_t)BF16_MC * p->in_pad * 2 + 64) != 0) return BLEND_ENOMEM;
-  if (p->isa == ENC_AVX512_BF16) bf16_block_avx512(x, p, bias, y, ldy, r0, r1, c0, c1, A);
+  size_t arows = BF16_MC > 64 ? BF16_MC : 64; /* bf16_block_amx: 64 rows */
+  if (posix_memalign((void **)&A, 64, arows * p->in_pad * 2 + 64) != 0) return BLEND_ENOMEM;
+  if (p->isa == ENC_AMX_BF16) bf16_block_amx(x, p, bias, y, ldy, r0, r1, c0, c1, A);
+  else if (p->isa == ENC_AVX512_BF16) bf16_block_avx512(x, p, bias, y, ldy, r0, r1, c0, c1, A);
   else block_scalar(x, p, bias, y, ldy, r0, r1, c0, c1, A);
   free(A);
   return 0;

@@ -100,7 +100,7 @@ void bf16_block_avx512(const float *x, const bf16_packed *p, const float *bias, 
     for (uint32_t r = rc; r < rce; r++) {
       uint16_t *ar = A + (size_t)(r - rc) * in_pad;
       bf16_round_row_avx512(x + (size_t)r * in, in, ar);
-      if (in_pad > in) ar[in] = 0;
+      for (uint32_t k = in; k < in_pad; k++) ar[k] = 0;
     }
     for (uint32_t k0 = 0; k0 < in_pad; k0 += BF16_KC) {
       uint32_t kc = in_pad - k0 < BF16_KC ? in_pad - k0 : BF16_KC;

@@ -44,6 +44,11 @@ void q8_epilogue8_avx2(const int32_t *acc, int32_t zp, float sx, const q8_matrix
 void q8_tiles_avxvnni(const uint8_t *A, size_t lda, uint32_t nr, const float *sx,
                       const int32_t *zp, const q8_matrix *q, uint32_t b0, uint32_t b1,
                       uint32_t c0, uint32_t c1, const float *bias, float *y, size_t ldy);
+/* AMX-INT8 (quant_amx.c): the same contract, for q->in_pad a multiple of
+** 64 (q8_quantize pads so) and A with round_up(nr, 16) readable rows. */
+void q8_tiles_amx(const uint8_t *A, size_t lda, uint32_t nr, const float *sx, const int32_t *zp,
+                  const q8_matrix *q, uint32_t b0, uint32_t b1, uint32_t c0, uint32_t c1,
+                  const float *bias, float *y, size_t ldy);
 /* Per-row activation quantization (same integers as q8_quantize_row_ref;
 ** the AVX2 build stores each as u16). */
 void q8_quantize_rows_avx512(const float *x, uint32_t in, uint32_t in_pad, uint32_t r0,
@@ -62,6 +67,10 @@ enum { BF16_MC = 72, BF16_KC = 768 };
 void bf16_block_avx512(const float *x, const bf16_packed *p, const float *bias, float *y,
                        size_t ldy, uint32_t r0, uint32_t r1, uint32_t c0, uint32_t c1,
                        uint16_t *A);
+/* AMX-BF16 (quant_amx.c): the same for p->in_pad a multiple of 32
+** (bf16_pack pads so), A scratch for 64 rows × in_pad values. */
+void bf16_block_amx(const float *x, const bf16_packed *p, const float *bias, float *y, size_t ldy,
+                    uint32_t r0, uint32_t r1, uint32_t c0, uint32_t c1, uint16_t *A);
 /* Round n floats to bf16 (n even or not; the same bits as bf16_from_f32). */
 void bf16_round_row_avx512(const float *x, uint32_t n, uint16_t *out);
 

@@ -88,6 +88,7 @@ void cpu_detect(cpu_features *f) {
       f->avx512bf16 = f->avx512f && ((a >> 5) & 1);
     }
   }
+  if (f->amx_tile && f->os_amx) f->amx_perm = cpu_request_amx(f) == 0;
 #endif
 }
 

@@ -6,7 +6,9 @@
 **
 ** AMX: the tile registers need the Linux permission ARCH_REQ_XCOMP_PERM
 ** (arch_prctl) before the first tile instruction; cpu_request_amx asks for
-** it (once per process is enough; asking again is harmless).
+** it (once per process is enough; asking again is harmless). cpu_detect
+** asks when the CPU lists AMX-TILE and the OS enables the tile state, and
+** records the answer in amx_perm.
 ** No global state: callers keep the struct they filled.
 */
 #ifndef BLEND_CPU_H
@@ -21,6 +23,7 @@ typedef struct cpu_features {
   unsigned avxvnni : 1;                     /* VEX-encoded VNNI on ymm (Alder Lake, Zen 5) */
   unsigned amx_tile : 1, amx_int8 : 1, amx_bf16 : 1; /* listed by cpuid */
   unsigned os_avx : 1, os_avx512 : 1, os_amx : 1;    /* state enabled in XCR0 */
+  unsigned amx_perm : 1; /* Linux granted the tile data state (cpu_request_amx) */
 } cpu_features;
 
 /* Fill f from cpuid/xgetbv (zeroes everything off x86-64). */

@@ -697,6 +697,57 @@ TEST(forward_amx_build) {
   check_close_to_reference(BERT_BF16, ENC_AMX_BF16, 0.9999);
 }
 
+/* The int8 linear builds compute the same integers, so with everything
+** else pinned (elementwise and attention on one float build) the whole
+** forward pass gives the same embedding bits on every int8 build the CPU
+** has: scalar, AVX2, AVX-VNNI, AVX-512 VNNI and AMX tiles — the builds
+** inside a real model, with its shapes, splits and threads. */
+TEST(int8_forward_identical_on_every_int8_build) {
+  const char *dir = fixture("bert-tiny-random");
+  if (!dir) SKIP("../shared/fixtures not found");
+  char path[1200];
+  snprintf(path, sizeof path, "%s/reference.jsonl", dir);
+  recs rs;
+  REQUIRE(load_recs(path, &rs) == 0);
+  bert_model *m = NULL;
+  blend_error err = {0};
+  int rc = bert_load_ex(dir, 2, BERT_INT8, ENC_CAP_NONE, &m, &err);
+  CHECKF(rc == 0, "bert_load: %s", err.message);
+  if (rc) {
+    free_recs(&rs);
+    return;
+  }
+  uint32_t H = m->cfg.hidden;
+  const int32_t **ids = malloc(rs.n * sizeof *ids);
+  uint32_t *lens = malloc(rs.n * sizeof *lens);
+  float *first = malloc(rs.n * H * sizeof *first), *out = malloc(rs.n * H * sizeof *out);
+  for (size_t i = 0; i < rs.n; i++) ids[i] = rs.r[i].ids, lens[i] = rs.r[i].len;
+  static const int builds[] = {ENC_SCALAR, ENC_AVX2, ENC_AVX_VNNI, ENC_AVX512_VNNI, ENC_AMX_INT8};
+  enc_kernels k = m->kern;
+  k.att = k.vec; /* float32 attention: the int8 precision's bf16/int16 ones differ by build */
+  int ran = 0;
+  for (size_t b = 0; b < sizeof builds / sizeof *builds; b++) {
+    if (!enc_isa_supported(&m->cpu, builds[b])) {
+      printf("  int8 build %s: not on this CPU, skipped\n", enc_isa_name(builds[b]));
+      continue;
+    }
+    k.q8 = builds[b];
+    bert_set_kernels(m, &k);
+    CHECK(bert_forward(m, rs.n, ids, NULL, lens, ran ? out : first, &err) == 0);
+    if (ran) {
+      size_t bad = 0;
+      for (size_t i = 0; i < rs.n * H; i++) bad += memcmp(&first[i], &out[i], 4) != 0;
+      CHECKF(bad == 0, "int8 build %s: %zu of %zu embedding values differ from the %s build's",
+             enc_isa_name(builds[b]), bad, rs.n * (size_t)H, enc_isa_name(builds[0]));
+    }
+    ran++;
+  }
+  CHECK(ran >= 1);
+  free(ids), free(lens), free(first), free(out);
+  bert_free(m);
+  free_recs(&rs);
+}
+
 /* bf16 mode multiplies the feed-forward layers in bf16 and keeps the
 ** attention block's projections in float32 (bf16 there costs real texts
 ** their 0.9999 cosine): every layer, and the int8 and f32 modes untouched. */

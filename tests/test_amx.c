@@ -25,6 +25,7 @@
 #include "encoder/quant.h"
 #include "encoder/quant_isa.h"
 #include "test.h"
+#include "test_rand.h"
 
 /* ------------------------------------------------------- the tile model */
 
@@ -170,14 +171,6 @@ static void model_round_row(const float *x, uint32_t n, uint16_t *out) {
 
 /* ------------------------------------------------------------ the tests */
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint32_t rnd(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return (uint32_t)(rng_state >> 32);
-}
-static float frand(void) { return (float)rnd() / 4294967296.0f * 2.0f - 1.0f; }
 static float *rand_buf(size_t n, float amp, float offset) {
   float *p = malloc(n * sizeof *p);
   for (size_t i = 0; i < n; i++) p[i] = (frand() + frand() + frand()) * amp + offset;

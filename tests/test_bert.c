@@ -584,29 +584,57 @@ TEST(config_errors_are_clear) {
 /* A quantised / reduced-precision backend on the bi-encoder fixture: every
 ** embedding within min_cos of the float64 reference (and not suspiciously
 ** exact). */
-static void check_close_to_reference(int backend, int cap, double want_cos) {
+/* The bi-encoder fixture's reference texts as a batch for bert_forward,
+** with the model loaded at (backend, cap) on 2 threads. */
+typedef struct ref_batch {
+  recs rs;
+  const int32_t **ids;
+  uint32_t *lens;
+  bert_model *m;
+} ref_batch;
+
+static int ref_batch_open(int backend, int cap, ref_batch *b) {
+  memset(b, 0, sizeof *b);
   const char *dir = fixture("bert-tiny-random");
-  if (!dir) SKIP("../shared/fixtures not found");
+  if (!dir) return 1;
   char path[1200];
   snprintf(path, sizeof path, "%s/reference.jsonl", dir);
-  recs rs;
-  REQUIRE(load_recs(path, &rs) == 0);
-  bert_model *m = NULL;
+  if (load_recs(path, &b->rs) != 0) {
+    CHECKF(0, "cannot read %s", path);
+    return -1;
+  }
   blend_error err = {0};
-  int rc = bert_load_ex(dir, 2, backend, cap, &m, &err);
+  int rc = bert_load_ex(dir, 2, backend, cap, &b->m, &err);
   CHECKF(rc == 0, "bert_load: %s", err.message);
   if (rc) {
-    free_recs(&rs);
-    return;
+    free_recs(&b->rs);
+    return -1;
   }
+  b->ids = malloc(b->rs.n * sizeof *b->ids);
+  b->lens = malloc(b->rs.n * sizeof *b->lens);
+  for (size_t i = 0; i < b->rs.n; i++) b->ids[i] = b->rs.r[i].ids, b->lens[i] = b->rs.r[i].len;
+  return 0;
+}
+
+static void ref_batch_close(ref_batch *b) {
+  free(b->ids);
+  free(b->lens);
+  bert_free(b->m);
+  free_recs(&b->rs);
+}
+
+static void check_close_to_reference(int backend, int cap, double want_cos) {
+  ref_batch rb;
+  int rc = ref_batch_open(backend, cap, &rb);
+  if (rc > 0) SKIP("../shared/fixtures not found");
+  if (rc < 0) return;
+  recs rs = rb.rs;
+  bert_model *m = rb.m;
+  blend_error err = {0};
   uint32_t H = m->cfg.hidden;
-  const int32_t **ids = malloc(rs.n * sizeof *ids);
-  uint32_t *lens = malloc(rs.n * sizeof *lens);
+  const int32_t **ids = rb.ids;
+  uint32_t *lens = rb.lens;
   float *out = malloc(rs.n * H * sizeof *out);
-  for (size_t i = 0; i < rs.n; i++) {
-    ids[i] = rs.r[i].ids;
-    lens[i] = rs.r[i].len;
-  }
   CHECK(bert_forward(m, rs.n, ids, NULL, lens, out, &err) == 0);
   double min_cos = 1, max_abs = 0;
   for (size_t i = 0; i < rs.n; i++) {
@@ -627,11 +655,8 @@ static void check_close_to_reference(int backend, int cap, double want_cos) {
          "diff %.3g\n", what, enc_isa_name(backend == BERT_INT8 ? m->kern.q8 : m->kern.bf16),
          backend == BERT_INT8 ? enc_isa_name(m->kern.att) : enc_isa_name(m->kern.vec), min_cos,
          max_abs);
-  free(ids);
-  free(lens);
   free(out);
-  bert_free(m);
-  free_recs(&rs);
+  ref_batch_close(&rb);
 }
 
 /* BLEND_ISA_CAP caps what a load picks; a value naming nothing fails with
@@ -703,25 +728,15 @@ TEST(forward_amx_build) {
 ** has: scalar, AVX2, AVX-VNNI, AVX-512 VNNI and AMX tiles — the builds
 ** inside a real model, with its shapes, splits and threads. */
 TEST(int8_forward_identical_on_every_int8_build) {
-  const char *dir = fixture("bert-tiny-random");
-  if (!dir) SKIP("../shared/fixtures not found");
-  char path[1200];
-  snprintf(path, sizeof path, "%s/reference.jsonl", dir);
-  recs rs;
-  REQUIRE(load_recs(path, &rs) == 0);
-  bert_model *m = NULL;
+  ref_batch bt;
+  int rc = ref_batch_open(BERT_INT8, ENC_CAP_NONE, &bt);
+  if (rc > 0) SKIP("../shared/fixtures not found");
+  if (rc < 0) return;
+  bert_model *m = bt.m;
   blend_error err = {0};
-  int rc = bert_load_ex(dir, 2, BERT_INT8, ENC_CAP_NONE, &m, &err);
-  CHECKF(rc == 0, "bert_load: %s", err.message);
-  if (rc) {
-    free_recs(&rs);
-    return;
-  }
+  size_t n = bt.rs.n;
   uint32_t H = m->cfg.hidden;
-  const int32_t **ids = malloc(rs.n * sizeof *ids);
-  uint32_t *lens = malloc(rs.n * sizeof *lens);
-  float *first = malloc(rs.n * H * sizeof *first), *out = malloc(rs.n * H * sizeof *out);
-  for (size_t i = 0; i < rs.n; i++) ids[i] = rs.r[i].ids, lens[i] = rs.r[i].len;
+  float *first = malloc(n * H * sizeof *first), *out = malloc(n * H * sizeof *out);
   static const int builds[] = {ENC_SCALAR, ENC_AVX2, ENC_AVX_VNNI, ENC_AVX512_VNNI, ENC_AMX_INT8};
   enc_kernels k = m->kern;
   k.att = k.vec; /* float32 attention: the int8 precision's bf16/int16 ones differ by build */
@@ -733,19 +748,18 @@ TEST(int8_forward_identical_on_every_int8_build) {
     }
     k.q8 = builds[b];
     bert_set_kernels(m, &k);
-    CHECK(bert_forward(m, rs.n, ids, NULL, lens, ran ? out : first, &err) == 0);
+    CHECK(bert_forward(m, n, bt.ids, NULL, bt.lens, ran ? out : first, &err) == 0);
     if (ran) {
       size_t bad = 0;
-      for (size_t i = 0; i < rs.n * H; i++) bad += memcmp(&first[i], &out[i], 4) != 0;
+      for (size_t i = 0; i < n * H; i++) bad += memcmp(&first[i], &out[i], 4) != 0;
       CHECKF(bad == 0, "int8 build %s: %zu of %zu embedding values differ from the %s build's",
-             enc_isa_name(builds[b]), bad, rs.n * (size_t)H, enc_isa_name(builds[0]));
+             enc_isa_name(builds[b]), bad, n * (size_t)H, enc_isa_name(builds[0]));
     }
     ran++;
   }
   CHECK(ran >= 1);
-  free(ids), free(lens), free(first), free(out);
-  bert_free(m);
-  free_recs(&rs);
+  free(first), free(out);
+  ref_batch_close(&bt);
 }
 
 /* bf16 mode multiplies the feed-forward layers in bf16 and keeps the

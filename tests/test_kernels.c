@@ -15,15 +15,8 @@
 #include "encoder/quant.h"
 #include "encoder/quant_isa.h"
 #include "test.h"
+#include "test_rand.h"
 
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-static uint32_t rnd(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return (uint32_t)(rng_state >> 32);
-}
-static float frand(void) { return (float)rnd() / 4294967296.0f * 2.0f - 1.0f; }
 static float *rand_buf(size_t n, float amp, float offset) {
   float *p = malloc(n * sizeof *p);
   for (size_t i = 0; i < n; i++) p[i] = (frand() + frand() + frand()) * amp + offset;

@@ -11,16 +11,8 @@
 
 #include "encoder/quant.h"
 #include "test.h"
+#include "test_rand.h"
 
-/* Deterministic xorshift so failures reproduce. */
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint32_t rnd(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return (uint32_t)(rng_state >> 32);
-}
-static float frand(void) { return (float)rnd() / 4294967296.0f * 2.0f - 1.0f; } /* [-1, 1) */
 static float gauss(void) {
   float s = 0;
   for (int i = 0; i < 4; i++) s += frand();

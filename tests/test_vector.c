@@ -13,20 +13,13 @@
 #include <string.h>
 
 #include "test.h"
+#include "test_rand.h"
 #include "util/util.h"
 #include "vector/vec_internal.h"
 #include "vector/vector.h"
 
 /* ---------------------------------------------------------------- data */
 
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static uint32_t rnd(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (uint32_t)(rng >> 32);
-}
-static float frand(void) { return (float)rnd() / 4294967296.0f * 2.0f - 1.0f; }
 static float gauss(void) {
   float s = 0;
   for (int i = 0; i < 4; i++) s += frand();
@@ -37,7 +30,7 @@ static float gauss(void) {
 ** projected up, a shared mean direction, per-point noise (not uniform
 ** noise, which makes every ANN method look alike). */
 static float *clustered(uint32_t n, uint32_t dim, uint32_t clusters, uint64_t seed) {
-  rng = seed * 0x2545F4914F6CDD1Dull + 1;
+  test_rng_seed(seed * 0x2545F4914F6CDD1Dull + 1);
   uint32_t lat = 16;
   float *P = malloc(sizeof(float) * lat * dim), *C = malloc(sizeof(float) * clusters * lat);
   float *mean = malloc(sizeof(float) * dim), *x = malloc(sizeof(float) * (size_t)n * dim);

@@ -30,6 +30,14 @@
 
 #include "encoder/quant_isa.h"
 
+#define AMX_ZERO_ACCUMULATORS()                                                              \
+  do {                                                                                       \
+    AMX_ZERO(0);                                                                             \
+    AMX_ZERO(1);                                                                             \
+    AMX_ZERO(2);                                                                             \
+    AMX_ZERO(3);                                                                             \
+  } while (0)
+
 /* The 64-byte operand of ldtilecfg, palette 1. */
 typedef struct amx_tilecfg {
   uint8_t palette, start_row, reserved[14];
@@ -71,10 +79,7 @@ static void AMX_Q8_TILES(const uint8_t *A, size_t lda, uint32_t nr, const float 
     for (uint32_t i = 0; i < nr; i += 32) {
       int two_a = i + 16 < nr;
       const uint8_t *A0 = A + i * lda, *A1 = two_a ? A0 + 16 * lda : A0;
-      AMX_ZERO(0);
-      AMX_ZERO(1);
-      AMX_ZERO(2);
-      AMX_ZERO(3);
+      AMX_ZERO_ACCUMULATORS();
       for (uint32_t kk = 0; kk < nk; kk++) {
         AMX_LOAD(4, A0 + 64 * (size_t)kk, lda);
         AMX_LOAD(6, B0 + 1024 * (size_t)kk, 64);
@@ -137,10 +142,7 @@ static void AMX_BF16_BLOCK(const float *x, const bf16_packed *p, const float *bi
       for (uint32_t i = 0; i < nrc; i += 32) {
         int two_a = i + 16 < nrc;
         const uint16_t *A0 = A + (size_t)i * in_pad, *A1 = two_a ? A0 + (size_t)16 * in_pad : A0;
-        AMX_ZERO(0);
-        AMX_ZERO(1);
-        AMX_ZERO(2);
-        AMX_ZERO(3);
+        AMX_ZERO_ACCUMULATORS();
         for (uint32_t kk = 0; kk < nk; kk++) {
           AMX_LOAD(4, A0 + 32 * (size_t)kk, lda);
           AMX_LOAD(6, B0 + 1024 * (size_t)kk, 128);

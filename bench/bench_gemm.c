@@ -205,7 +205,8 @@ static void f32_task(void *ctx, size_t task, int worker) {
 }
 
 /* AMX: tdpbusd / tdpbf16ps on four independent accumulator tiles (A in
-** tmm4, B in tmm6; the values do not matter for timing). One tdpbusd is
+** tmm4, B in tmm6, loaded with random bytes: zero operands draw less power
+** and could show an optimistic peak). One tdpbusd is
 ** 16·16·64 multiply-adds, one tdpbf16ps 16·16·32. */
 typedef struct peak_tilecfg {
   uint8_t palette, start_row, reserved[14];
@@ -215,13 +216,14 @@ typedef struct peak_tilecfg {
 #define AMX_PEAK_LOOP(INSN)                                                    \
   __asm__ volatile("ldtilecfg %1\n\t"                                         \
                    "tilezero %%tmm0\n\t tilezero %%tmm1\n\t tilezero %%tmm2\n\t" \
-                   "tilezero %%tmm3\n\t tilezero %%tmm4\n\t tilezero %%tmm6\n\t" \
+                   "tilezero %%tmm3\n\t"                                      \
+                   "tileloadd (%2,%3,1), %%tmm4\n\t tileloadd 1024(%2,%3,1), %%tmm6\n\t" \
                    "1:\n\t" INSN(0) INSN(1) INSN(2) INSN(3)                     \
                    "dec %0\n\t"                                               \
                    "jnz 1b\n\t"                                               \
                    "tilerelease\n\t"                                          \
                    : "+r"(iters)                                              \
-                   : "m"(cfg)                                                 \
+                   : "m"(cfg), "r"(rnd_tiles), "r"(64L)                      \
                    : "cc", "memory")
 #define TDPBUSD_I(c) "tdpbusd %%tmm6, %%tmm4, %%tmm" #c "\n\t"
 #define TDPBF16_I(c) "tdpbf16ps %%tmm6, %%tmm4, %%tmm" #c "\n\t"
@@ -230,8 +232,15 @@ static void amx_cfg(peak_tilecfg *cfg) {
   cfg->palette = 1;
   for (int t = 0; t < 8; t++) cfg->colsb[t] = 64, cfg->rows[t] = 16;
 }
+/* 2 KB of random bytes for the A and B tiles (finite bf16 values too). */
+static void amx_rand(uint8_t *p) {
+  uint32_t x = 12345;
+  for (int i = 0; i < 2048; i++) x = x * 1664525u + 1013904223u, p[i] = (uint8_t)(x >> 24) & 0x3F;
+}
 __attribute__((target("amx-tile,amx-int8"))) static double peak_amx_int8(void) {
   _Alignas(64) peak_tilecfg cfg;
+  _Alignas(64) uint8_t rnd_tiles[2048];
+  amx_rand(rnd_tiles);
   amx_cfg(&cfg);
   long n = 2000000, iters = n;
   double t = cpu_now();
@@ -241,6 +250,8 @@ __attribute__((target("amx-tile,amx-int8"))) static double peak_amx_int8(void) {
 }
 __attribute__((target("amx-tile,amx-bf16"))) static double peak_amx_bf16(void) {
   _Alignas(64) peak_tilecfg cfg;
+  _Alignas(64) uint8_t rnd_tiles[2048];
+  amx_rand(rnd_tiles);
   amx_cfg(&cfg);
   long n = 2000000, iters = n;
   double t = cpu_now();

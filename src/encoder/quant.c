@@ -208,7 +208,8 @@ static int q8_block(const float *x, const q8_matrix *q, const float *bias, float
   uint32_t b0 = c0 / 16, b1 = (c1 + 15) / 16;
   uint32_t mc = r1 - r0 < MC ? r1 - r0 : MC;
   size_t esize = isa == ENC_AVX2 ? sizeof(uint16_t) : 1; /* AVX2: u16 activations */
-  /* AMX reads whole 16-row tiles: rows past the last are zeros, thrown away */
+  /* AMX reads whole 16-row tiles: rows past the last are zeros (or the
+  ** previous chunk's rows), computed and thrown away — rows never mix */
   size_t arows = isa == ENC_AMX_INT8 ? round_up(mc, 16) : mc;
   void *A = alloc64(arows * q->in_pad * esize);
   float sx[MC];

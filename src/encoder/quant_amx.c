@@ -20,19 +20,24 @@
 
 /* Our own asm for the memory operands: GCC 12's _tile_loadconfig names
 ** only 8 bytes of the config and _tile_loadd none, so stores just before
-** them could be moved past them. Tile numbers are pasted into the text. */
+** them could be moved past them. Every statement clobbers "memory" so
+** their order is the written one by the documented rule, not by GCC's
+** habit of keeping volatile asm in order. Tile numbers are pasted into the
+** text (GCC has no tmm register class, so nothing else touches them). */
 #define AMX_STATE ((void)0)
 #define AMX_LOADCFG(c) __asm__ volatile("ldtilecfg %0" ::"m"(*(const amx_tilecfg *)(c)) : "memory")
-#define AMX_ZERO(t) __asm__ volatile("tilezero %%tmm" #t ::)
+#define AMX_ZERO(t) __asm__ volatile("tilezero %%tmm" #t ::: "memory")
 #define AMX_LOAD(t, p, s)                                                                    \
   __asm__ volatile("tileloadd (%0,%1,1), %%tmm" #t ::"r"((const void *)(p)), "r"((long)(s)) \
                    : "memory")
 #define AMX_STORE(t, p, s)                                                                   \
   __asm__ volatile("tilestored %%tmm" #t ", (%0,%1,1)" ::"r"((void *)(p)), "r"((long)(s))   \
                    : "memory")
-#define AMX_DPBUSD(c, a, b) __asm__ volatile("tdpbusd %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::)
-#define AMX_DPBF16PS(c, a, b) __asm__ volatile("tdpbf16ps %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::)
-#define AMX_RELEASE() __asm__ volatile("tilerelease" ::)
+#define AMX_DPBUSD(c, a, b) \
+  __asm__ volatile("tdpbusd %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::: "memory")
+#define AMX_DPBF16PS(c, a, b) \
+  __asm__ volatile("tdpbf16ps %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::: "memory")
+#define AMX_RELEASE() __asm__ volatile("tilerelease" ::: "memory")
 
 static inline void q8_epilogue_amx(const int32_t *C, int rows, const float *sx, const int32_t *zp,
                                    const q8_matrix *q, uint32_t n, uint32_t c0, uint32_t c1,

@@ -25,6 +25,7 @@
 ** accumulators of (A0,B0) (A0,B1) (A1,B0) (A1,B1), tmm4/5 two 16-row
 ** activation tiles, tmm6/7 two 16-channel weight tiles.
 */
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -44,6 +45,9 @@ typedef struct amx_tilecfg {
   uint16_t colsb[16]; /* bytes per row of tile t */
   uint8_t rows[16];
 } amx_tilecfg;
+_Static_assert(sizeof(amx_tilecfg) == 64 && offsetof(amx_tilecfg, colsb) == 16 &&
+                   offsetof(amx_tilecfg, rows) == 48,
+               "ldtilecfg's 64-byte layout");
 
 /* Every tile 16 rows × 64 bytes: int8 A is 16 rows × 64 inputs, B is 16
 ** groups of 4 inputs × 16 channels, C 16 × 16 int32; bf16 A 16 rows × 32

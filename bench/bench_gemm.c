@@ -237,27 +237,18 @@ static void amx_rand(uint8_t *p) {
   uint32_t x = 12345;
   for (int i = 0; i < 2048; i++) x = x * 1664525u + 1013904223u, p[i] = (uint8_t)(x >> 24) & 0x3F;
 }
-__attribute__((target("amx-tile,amx-int8"))) static double peak_amx_int8(void) {
+/* bf16: tdpbf16ps (16·16·32 multiply-adds each), else tdpbusd (16·16·64). */
+__attribute__((target("amx-tile,amx-int8,amx-bf16"))) static double peak_amx(int bf16) {
   _Alignas(64) peak_tilecfg cfg;
   _Alignas(64) uint8_t rnd_tiles[2048];
   amx_rand(rnd_tiles);
   amx_cfg(&cfg);
   long n = 2000000, iters = n;
   double t = cpu_now();
-  AMX_PEAK_LOOP(TDPBUSD_I);
+  if (bf16) AMX_PEAK_LOOP(TDPBF16_I);
+  else AMX_PEAK_LOOP(TDPBUSD_I);
   t = cpu_now() - t;
-  return 2.0 * 16 * 16 * 64 * 4 * n / t / 1e9;
-}
-__attribute__((target("amx-tile,amx-bf16"))) static double peak_amx_bf16(void) {
-  _Alignas(64) peak_tilecfg cfg;
-  _Alignas(64) uint8_t rnd_tiles[2048];
-  amx_rand(rnd_tiles);
-  amx_cfg(&cfg);
-  long n = 2000000, iters = n;
-  double t = cpu_now();
-  AMX_PEAK_LOOP(TDPBF16_I);
-  t = cpu_now() - t;
-  return 2.0 * 16 * 16 * 32 * 4 * n / t / 1e9;
+  return 2.0 * 16 * 16 * (bf16 ? 32 : 64) * 4 * n / t / 1e9;
 }
 
 typedef struct shape {
@@ -277,7 +268,7 @@ int main(int argc, char **argv) {
   ** one, else AVX2's exact vpmaddwd step */
   const char *unit = "vpdpbusd zmm";
   int amx8 = enc_isa_supported(&cpu, ENC_AMX_INT8), amxb = enc_isa_supported(&cpu, ENC_AMX_BF16);
-  double pav = amx8 ? peak_amx_int8() : 0, pab = amxb ? peak_amx_bf16() : 0;
+  double pav = amx8 ? peak_amx(0) : 0, pab = amxb ? peak_amx(1) : 0;
   double pv_zmm = pv;
   if (amx8) pv = pav, unit = "AMX tdpbusd";
   else if (!cpu.avx512vnni && cpu.avxvnni) pv = pvy, unit = "vpdpbusd ymm VEX";

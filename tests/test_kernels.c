@@ -17,11 +17,6 @@
 #include "test.h"
 #include "test_rand.h"
 
-static float *rand_buf(size_t n, float amp, float offset) {
-  float *p = malloc(n * sizeof *p);
-  for (size_t i = 0; i < n; i++) p[i] = (frand() + frand() + frand()) * amp + offset;
-  return p;
-}
 
 /* SKIP the calling test unless this CPU runs isa. */
 #define NEED(isa)                                                                            \
@@ -58,11 +53,7 @@ static void q8_vs_twin(int isa) {
     float *W = rand_buf((size_t)sh.out * sh.in, 0.05f, 0.0f);
     float *x = rand_buf((size_t)sh.rows * sh.in, 1.0f, s % 2 ? 0.9f : 0.0f);
     float *b = rand_buf(sh.out, 0.1f, 0.0f);
-    if (sh.rows > 2) {
-      memset(x + sh.in, 0, sh.in * sizeof *x); /* an all-zero row */
-      x[2 * sh.in] = NAN;
-      if (sh.in > 1) x[2 * sh.in + 1] = INFINITY;
-    }
+    hostile_rows(x, sh.rows, sh.in, 1);
     size_t ny = (size_t)sh.rows * sh.out;
     float *yr = malloc(ny * 4), *yf = malloc(ny * 4);
     q8_matrix q;

@@ -19,7 +19,7 @@ static float gauss(void) {
   return s * 0.8660254f; /* ~unit variance */
 }
 
-static float *rand_buf(size_t n, float amp, float offset) {
+static float *gauss_buf(size_t n, float amp, float offset) {
   float *p = malloc(n * sizeof *p);
   for (size_t i = 0; i < n; i++) p[i] = gauss() * amp + offset;
   return p;
@@ -42,10 +42,10 @@ static const shape odd_shapes[] = {
 TEST(q8_linear_matches_ref_exactly) {
   for (size_t s = 0; s < sizeof odd_shapes / sizeof *odd_shapes; s++) {
     shape sh = odd_shapes[s];
-    float *W = rand_buf((size_t)sh.out * sh.in, 0.05f, 0.0f);
+    float *W = gauss_buf((size_t)sh.out * sh.in, 0.05f, 0.0f);
     /* skewed activations (like GELU output) exercise the zero point */
-    float *x = rand_buf((size_t)sh.rows * sh.in, 1.0f, s % 2 ? 0.7f : 0.0f);
-    float *b = rand_buf(sh.out, 0.1f, 0.0f);
+    float *x = gauss_buf((size_t)sh.rows * sh.in, 1.0f, s % 2 ? 0.7f : 0.0f);
+    float *b = gauss_buf(sh.out, 0.1f, 0.0f);
     float *yr = malloc(sizeof(float) * sh.rows * sh.out), *yf = malloc(sizeof(float) * sh.rows * sh.out);
     q8_matrix q;
     REQUIRE(q8_quantize(W, sh.out, sh.in, &q, NULL) == 0);
@@ -72,7 +72,7 @@ TEST(q8_linear_parts_cover_output_once) {
   shape shapes[] = {{150, 40, 50}, {5, 40, 200}, {1, 33, 1}};
   for (size_t s = 0; s < 3; s++) {
     shape sh = shapes[s];
-    float *W = rand_buf((size_t)sh.out * sh.in, 0.05f, 0.0f), *x = rand_buf((size_t)sh.rows * sh.in, 1.0f, 0.0f);
+    float *W = gauss_buf((size_t)sh.out * sh.in, 0.05f, 0.0f), *x = gauss_buf((size_t)sh.rows * sh.in, 1.0f, 0.0f);
     size_t ny = (size_t)sh.rows * sh.out;
     float *y1 = malloc(ny * sizeof(float)), *yp = malloc((ny + 16) * sizeof(float));
     q8_matrix q;
@@ -107,8 +107,8 @@ TEST(q8_linear_parts_cover_output_once) {
 TEST(linear_block_api) {
   uint32_t rows = 20, in = 70, out = 80;
   size_t ldy = 100;
-  float *W = rand_buf((size_t)out * in, 0.05f, 0.0f), *x = rand_buf((size_t)rows * in, 1.0f, 0.0f);
-  float *b = rand_buf(out, 0.1f, 0.0f);
+  float *W = gauss_buf((size_t)out * in, 0.05f, 0.0f), *x = gauss_buf((size_t)rows * in, 1.0f, 0.0f);
+  float *b = gauss_buf(out, 0.1f, 0.0f);
   float *y1 = malloc(sizeof(float) * rows * out), *yb = malloc(sizeof(float) * rows * ldy);
   q8_matrix q;
   f32_packed p;
@@ -145,11 +145,11 @@ TEST(q8_linear_accuracy_vs_float) {
   shape shapes[] = {{32, 384, 384}, {16, 1536, 384}, {8, 384, 1152}};
   for (size_t s = 0; s < 3; s++) {
     shape sh = shapes[s];
-    float *W = rand_buf((size_t)sh.out * sh.in, 0.05f, 0.0f);
-    float *x = rand_buf((size_t)sh.rows * sh.in, 1.0f, 0.0f);
+    float *W = gauss_buf((size_t)sh.out * sh.in, 0.05f, 0.0f);
+    float *x = gauss_buf((size_t)sh.rows * sh.in, 1.0f, 0.0f);
     if (s == 1) /* GELU-like: mostly small, some large positive */
       for (size_t i = 0; i < (size_t)sh.rows * sh.in; i++) x[i] = x[i] > 0 ? x[i] * 2.0f : x[i] * 0.05f;
-    float *b = rand_buf(sh.out, 0.1f, 0.0f);
+    float *b = gauss_buf(sh.out, 0.1f, 0.0f);
     size_t ny = (size_t)sh.rows * sh.out;
     float *yf = malloc(ny * sizeof(float)), *yq = malloc(ny * sizeof(float));
     q8_matrix q;
@@ -179,7 +179,7 @@ TEST(q8_linear_accuracy_vs_float) {
 ** to ±127, wsum is the row sum, padding is zero; all-zero rows give bias. */
 TEST(q8_quantize_round_trip) {
   uint32_t out = 37, in = 71;
-  float *W = rand_buf((size_t)out * in, 0.05f, 0.0f);
+  float *W = gauss_buf((size_t)out * in, 0.05f, 0.0f);
   for (uint32_t k = 0; k < in; k++) W[5 * in + k] = 0.0f; /* all-zero row */
   W[7 * in + 3] = -2.5f;                                    /* dominant negative */
   q8_matrix q;
@@ -264,7 +264,7 @@ TEST(q8_bad_input) {
   CHECK(q8_linear_ref(x, 3, &q, NULL, yr) == 0);
   q8_free(&q);
   /* a NaN among finite values quantizes to 0 in both paths (long row: SIMD body + tail) */
-  float *W2 = rand_buf(20 * 100, 0.05f, 0.0f), *x2 = rand_buf(2 * 100, 1.0f, 0.0f);
+  float *W2 = gauss_buf(20 * 100, 0.05f, 0.0f), *x2 = gauss_buf(2 * 100, 1.0f, 0.0f);
   float y2[40], y2r[40];
   x2[3] = NAN, x2[100 + 99] = NAN;
   REQUIRE(q8_quantize(W2, 20, 100, &q, NULL) == 0);
@@ -291,8 +291,8 @@ TEST(f32_linear_matches_naive) {
                     {100, 513, 31}, {12, 1536, 40}, {64, 300, 256} /* starts threads */};
   for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
     shape sh = shapes[s];
-    float *W = rand_buf((size_t)sh.out * sh.in, 0.05f, 0.0f), *x = rand_buf((size_t)sh.rows * sh.in, 1.0f, 0.2f);
-    float *b = rand_buf(sh.out, 0.1f, 0.0f);
+    float *W = gauss_buf((size_t)sh.out * sh.in, 0.05f, 0.0f), *x = gauss_buf((size_t)sh.rows * sh.in, 1.0f, 0.2f);
+    float *b = gauss_buf(sh.out, 0.1f, 0.0f);
     size_t ny = (size_t)sh.rows * sh.out;
     float *yr = malloc(ny * sizeof(float)), *yf = malloc((ny + 16) * sizeof(float));
     f32_packed p;

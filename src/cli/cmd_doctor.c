@@ -34,7 +34,8 @@ void cli_version_line(FILE *f) {
   cpu_features c;
   cpu_detect(&c);
   enc_kernels k;
-  enc_kernels_select(&c, ENC_CAP_NONE, &k);
+  int cap = enc_isa_cap_from_env();
+  enc_kernels_select(&c, cap < 0 ? ENC_CAP_NONE : cap, &k);
   fprintf(f, "cpu: %s; kernels: f32 %s, int8 %s, bf16 %s, vectors %s (blend doctor for more)\n",
           c.brand[0] ? c.brand : "unknown", enc_isa_name(k.f32), enc_isa_name(k.q8),
           k.bf16 != ENC_SCALAR ? enc_isa_name(k.bf16) : "unavailable", vec_kernel_name());

@@ -250,6 +250,35 @@ TEST(amx_int8_tile_loops_match_twin_bit_for_bit) {
   CHECK(model_dps > before); /* the loops ran on the model */
 }
 
+/* Random shapes and column ranges beyond the fixed list: int8 on the model
+** equals the twin bit for bit. */
+TEST(amx_int8_random_shapes) {
+  for (int it = 0; it < 40; it++) {
+    uint32_t rows = 1 + rnd() % 200, in = 1 + rnd() % 700, out = 1 + rnd() % 300;
+    uint32_t c0 = rnd() % out, c1 = c0 + 1 + rnd() % (out - c0);
+    float *W = rand_buf((size_t)out * in, 0.05f, 0.0f), *x = rand_buf((size_t)rows * in, 1.0f, 0.3f);
+    float *b = rand_buf(out, 0.1f, 0.0f);
+    size_t ny = (size_t)rows * out;
+    float *yr = malloc(ny * 4), *ym = malloc(ny * 4);
+    q8_matrix q;
+    REQUIRE(q8_quantize(W, out, in, &q, NULL) == 0);
+    REQUIRE(q8_linear_ref(x, rows, &q, b, yr) == 0);
+    memset(ym, 0xFF, ny * 4);
+    model_q8_linear(x, rows, &q, c0, c1, b, ym, out);
+    size_t bad = 0;
+    for (uint32_t r = 0; r < rows; r++)
+      for (uint32_t n = 0; n < out; n++) {
+        size_t i = (size_t)r * out + n;
+        uint32_t got;
+        memcpy(&got, &ym[i], 4);
+        bad += n >= c0 && n < c1 ? memcmp(&yr[i], &ym[i], 4) != 0 : got != 0xFFFFFFFFu;
+      }
+    CHECKF(bad == 0, "shape %ux%u->%u columns [%u,%u): %zu wrong", rows, in, out, c0, c1, bad);
+    q8_free(&q);
+    free(W), free(x), free(b), free(yr), free(ym);
+  }
+}
+
 /* bf16_block's AMX branch with the model's loops; A is exactly the 64 rows
 ** × in_pad bf16_block_amx is promised. */
 TEST(amx_bf16_tile_loops_match_twin) {

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "encoder/amx_tilecfg.h"
 #include "encoder/dispatch.h"
 #include "encoder/quant.h"
 #include "util/threadpool.h"
@@ -208,11 +209,6 @@ static void f32_task(void *ctx, size_t task, int worker) {
 ** tmm4, B in tmm6, loaded with random bytes: zero operands draw less power
 ** and could show an optimistic peak). One tdpbusd is
 ** 16·16·64 multiply-adds, one tdpbf16ps 16·16·32. */
-typedef struct peak_tilecfg {
-  uint8_t palette, start_row, reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-} peak_tilecfg;
 #define AMX_PEAK_LOOP(INSN)                                                    \
   __asm__ volatile("ldtilecfg %1\n\t"                                         \
                    "tilezero %%tmm0\n\t tilezero %%tmm1\n\t tilezero %%tmm2\n\t" \
@@ -227,11 +223,6 @@ typedef struct peak_tilecfg {
                    : "cc", "memory")
 #define TDPBUSD_I(c) "tdpbusd %%tmm6, %%tmm4, %%tmm" #c "\n\t"
 #define TDPBF16_I(c) "tdpbf16ps %%tmm6, %%tmm4, %%tmm" #c "\n\t"
-static void amx_cfg(peak_tilecfg *cfg) {
-  memset(cfg, 0, sizeof *cfg);
-  cfg->palette = 1;
-  for (int t = 0; t < 8; t++) cfg->colsb[t] = 64, cfg->rows[t] = 16;
-}
 /* 2 KB of random bytes for the A and B tiles (finite bf16 values too). */
 static void amx_rand(uint8_t *p) {
   uint32_t x = 12345;
@@ -239,10 +230,10 @@ static void amx_rand(uint8_t *p) {
 }
 /* bf16: tdpbf16ps (16·16·32 multiply-adds each), else tdpbusd (16·16·64). */
 __attribute__((target("amx-tile,amx-int8,amx-bf16"))) static double peak_amx(int bf16) {
-  _Alignas(64) peak_tilecfg cfg;
+  _Alignas(64) amx_tilecfg cfg;
   _Alignas(64) uint8_t rnd_tiles[2048];
   amx_rand(rnd_tiles);
-  amx_cfg(&cfg);
+  amx_config_full(&cfg);
   long n = 2000000, iters = n;
   double t = cpu_now();
   if (bf16) AMX_PEAK_LOOP(TDPBF16_I);

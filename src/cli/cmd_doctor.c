@@ -7,7 +7,6 @@
 ** same in one line (cli_version_line).
 */
 #include <errno.h>
-#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,7 +33,7 @@ void cli_version_line(FILE *f) {
   cpu_features c;
   cpu_detect(&c);
   enc_kernels k;
-  int cap = enc_isa_cap_from_env();
+  int cap = enc_isa_cap_from_env(NULL);
   enc_kernels_select(&c, cap < 0 ? ENC_CAP_NONE : cap, &k);
   fprintf(f, "cpu: %s; kernels: f32 %s, int8 %s, bf16 %s, vectors %s (blend doctor for more)\n",
           c.brand[0] ? c.brand : "unknown", enc_isa_name(k.f32), enc_isa_name(k.q8),
@@ -73,10 +72,10 @@ int cmd_doctor(int argc, char **argv) {
   }
   printf("compiled for:   %s\n", compiled_for());
   enc_kernels k;
-  int cap = enc_isa_cap_from_env();
+  blend_error err = {0};
+  int cap = enc_isa_cap_from_env(&err);
   if (cap < 0) {
-    fprintf(stderr, "blend doctor: BLEND_ISA_CAP=%s names no kernel set (scalar, avx2, avx-vnni, "
-                    "avx512, avx512-vnni, avx512-bf16, amx-int8, amx-bf16)\n", getenv("BLEND_ISA_CAP"));
+    fprintf(stderr, "blend doctor: %s\n", err.message);
     return 1;
   }
   enc_kernels_select(&c, cap, &k);

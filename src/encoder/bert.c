@@ -125,12 +125,10 @@ static int load_layer(bert_model *m, const char *prefix, uint32_t li, bert_layer
 }
 
 int bert_load(const char *dir, int threads, int backend, bert_model **out, blend_error *err) {
-  int cap = enc_isa_cap_from_env();
+  int cap = enc_isa_cap_from_env(err);
   if (cap < 0) {
     *out = NULL;
-    return blend_seterr(err, BLEND_EINVAL,
-                        "BLEND_ISA_CAP=%s names no kernel set (scalar, avx2, avx-vnni, avx512, "
-                        "avx512-vnni, avx512-bf16, amx-int8, amx-bf16)", getenv("BLEND_ISA_CAP"));
+    return BLEND_EINVAL;
   }
   return bert_load_ex(dir, threads, backend, cap, out, err);
 }

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/util.h"
+
 int enc_isa_supported(const cpu_features *f, int isa) {
   int avx512 = f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq && f->fma;
   switch (isa) {
@@ -74,9 +76,15 @@ int enc_isa_from_name(const char *name) {
   return -1;
 }
 
-int enc_isa_cap_from_env(void) {
+int enc_isa_cap_from_env(blend_error *err) {
   const char *v = getenv("BLEND_ISA_CAP");
-  return v && *v ? enc_isa_from_name(v) : ENC_CAP_NONE;
+  if (!v || !*v) return ENC_CAP_NONE;
+  int cap = enc_isa_from_name(v);
+  if (cap < 0)
+    blend_seterr(err, BLEND_EINVAL,
+                 "BLEND_ISA_CAP=%s names no kernel set (scalar, avx2, avx-vnni, avx512, "
+                 "avx512-vnni, avx512-bf16, amx-int8, amx-bf16)", v);
+  return cap;
 }
 
 char *enc_kernels_describe(const enc_kernels *k, char *buf, unsigned long n) {

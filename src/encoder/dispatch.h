@@ -22,6 +22,7 @@
 #ifndef BLEND_ENC_DISPATCH_H
 #define BLEND_ENC_DISPATCH_H
 
+#include "blend.h"
 #include "util/cpu.h"
 
 enum enc_isa {
@@ -66,9 +67,10 @@ const char *enc_isa_name(int isa);
 int enc_isa_from_name(const char *name);
 
 /* The cap the environment sets: BLEND_ISA_CAP=<isa name> (e.g. avx512-bf16
-** keeps a model off AMX), ENC_CAP_NONE when unset or empty, -1 when it
-** names no isa. Read at model load and by blend doctor. */
-int enc_isa_cap_from_env(void);
+** keeps a model off AMX), ENC_CAP_NONE when unset or empty; -1 when it
+** names no isa, with err (may be NULL) set to BLEND_EINVAL and a message
+** listing the names. Read at model load, by blend doctor and --version. */
+int enc_isa_cap_from_env(blend_error *err);
 
 /* One line naming the kernels of k, e.g. "f32 linear avx512, int8 linear
 ** avx512-vnni, ...", into buf (size n). Returns buf. */

@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "encoder/amx_tilecfg.h"
 #include "encoder/quant_isa.h"
 
 #define AMX_ZERO_ACCUMULATORS()                                                              \
@@ -38,28 +39,6 @@
     AMX_ZERO(2);                                                                             \
     AMX_ZERO(3);                                                                             \
   } while (0)
-
-/* The 64-byte operand of ldtilecfg, palette 1. */
-typedef struct amx_tilecfg {
-  uint8_t palette, start_row, reserved[14];
-  uint16_t colsb[16]; /* bytes per row of tile t */
-  uint8_t rows[16];
-} amx_tilecfg;
-_Static_assert(sizeof(amx_tilecfg) == 64 && offsetof(amx_tilecfg, colsb) == 16 &&
-                   offsetof(amx_tilecfg, rows) == 48,
-               "ldtilecfg's 64-byte layout");
-
-/* Every tile 16 rows × 64 bytes: int8 A is 16 rows × 64 inputs, B is 16
-** groups of 4 inputs × 16 channels, C 16 × 16 int32; bf16 A 16 rows × 32
-** inputs, B 16 pairs × 16 channels, C 16 × 16 float32. */
-static inline void amx_config_full(amx_tilecfg *cfg) {
-  memset(cfg, 0, sizeof *cfg);
-  cfg->palette = 1;
-  for (int t = 0; t < 8; t++) {
-    cfg->colsb[t] = 64;
-    cfg->rows[t] = 16;
-  }
-}
 
 /* int8: the q8_tiles_fn contract (quant_isa.h) with two more conditions
 ** the caller meets: q->in_pad is a multiple of 64 (q8_quantize pads so),
@@ -119,9 +98,8 @@ static void AMX_Q8_TILES(const uint8_t *A, size_t lda, uint32_t nr, const float 
 
 /* bf16: the bf16_block_avx512 contract (quant_isa.h) for p->in_pad a
 ** multiple of 32 (bf16_pack pads so), with A scratch for AMX_BF16_MC rows ×
-** in_pad values. A 32-channel panel's pair rows are 128 bytes: its first
-** and second 16 channels are two B tiles at stride 128. */
-enum { AMX_BF16_MC = 64 };
+** in_pad values (quant_isa.h). A 32-channel panel's pair rows are 128
+** bytes: its first and second 16 channels are two B tiles at stride 128. */
 static void AMX_BF16_BLOCK(const float *x, const bf16_packed *p, const float *bias, float *y,
                            size_t ldy, uint32_t r0, uint32_t r1, uint32_t c0, uint32_t c1,
                            uint16_t *A) {
@@ -130,6 +108,8 @@ static void AMX_BF16_BLOCK(const float *x, const bf16_packed *p, const float *bi
   _Alignas(64) float C[4][256];
   uint32_t in = p->in, in_pad = p->in_pad, p0 = c0 / 32, p1 = (c1 + 31) / 32, nk = in_pad / 32;
   size_t lda = (size_t)in_pad * 2;
+  amx_config_full(&cfg);
+  AMX_LOADCFG(&cfg);
   for (uint32_t rc = r0; rc < r1; rc += AMX_BF16_MC) {
     uint32_t nrc = r1 - rc < AMX_BF16_MC ? r1 - rc : AMX_BF16_MC;
     for (uint32_t r = 0; r < nrc; r++) {
@@ -139,8 +119,6 @@ static void AMX_BF16_BLOCK(const float *x, const bf16_packed *p, const float *bi
     }
     /* rows nrc.. of the last 16-row tile are read and thrown away */
     for (uint32_t r = nrc; r < (nrc + 15) / 16 * 16; r++) memset(A + (size_t)r * in_pad, 0, lda);
-    amx_config_full(&cfg);
-    AMX_LOADCFG(&cfg);
     for (uint32_t pn = p0; pn < p1; pn++) {
       const uint16_t *B0 = p->w + (size_t)pn * (in_pad / 2) * 64, *B1 = B0 + 32;
       for (uint32_t i = 0; i < nrc; i += 32) {
@@ -176,6 +154,6 @@ static void AMX_BF16_BLOCK(const float *x, const bf16_packed *p, const float *bi
         }
       }
     }
-    AMX_RELEASE();
   }
+  AMX_RELEASE();
 }

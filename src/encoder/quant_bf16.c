@@ -2,7 +2,8 @@
 ** quant_bf16.c — BF16 linear layers (see quant.h): float32 → bf16 rounding,
 ** weight packing, the scalar (emulating) build, splitting into parts, and
 ** dispatch to the AMX-BF16 (quant_amx.c) and AVX-512 BF16
-** (quant_bf16_avx512.c) builds by the matrix's isa. bf16_linear_ref is the twin the tests compare both builds with.
+** (quant_bf16_avx512.c) builds by the matrix's isa. bf16_linear_ref is the
+** twin the tests compare every build with.
 */
 #include <math.h>
 #include <stdlib.h>
@@ -96,7 +97,7 @@ static int bf16_block(const float *x, const bf16_packed *p, const float *bias, f
                       size_t ldy, uint32_t r0, uint32_t r1, uint32_t c0, uint32_t c1) {
   if (r0 >= r1 || c0 >= c1) return 0;
   uint16_t *A = NULL;
-  size_t arows = BF16_MC > 64 ? BF16_MC : 64; /* bf16_block_amx: 64 rows */
+  size_t arows = BF16_MC > AMX_BF16_MC ? BF16_MC : AMX_BF16_MC;
   if (posix_memalign((void **)&A, 64, arows * p->in_pad * 2 + 64) != 0) return BLEND_ENOMEM;
   if (p->isa == ENC_AMX_BF16) bf16_block_amx(x, p, bias, y, ldy, r0, r1, c0, c1, A);
   else if (p->isa == ENC_AVX512_BF16) bf16_block_avx512(x, p, bias, y, ldy, r0, r1, c0, c1, A);

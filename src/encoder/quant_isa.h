@@ -63,12 +63,12 @@ void q8_params_from_range(float mn, float mx, float *scale, float *inv, int32_t 
 
 /* bf16: rows [r0, r1) × channels [c0, c1) of y = bf16(x)·Wᵀ + b; A is
 ** scratch for BF16_MC rows × in_pad bf16 values. */
-enum { BF16_MC = 72, BF16_KC = 768 };
+enum { BF16_MC = 72, BF16_KC = 768, AMX_BF16_MC = 64 /* bf16_block_amx's rows */ };
 void bf16_block_avx512(const float *x, const bf16_packed *p, const float *bias, float *y,
                        size_t ldy, uint32_t r0, uint32_t r1, uint32_t c0, uint32_t c1,
                        uint16_t *A);
 /* AMX-BF16 (quant_amx.c): the same for p->in_pad a multiple of 32
-** (bf16_pack pads so), A scratch for 64 rows × in_pad values. */
+** (bf16_pack pads so), A scratch for AMX_BF16_MC rows × in_pad values. */
 void bf16_block_amx(const float *x, const bf16_packed *p, const float *bias, float *y, size_t ldy,
                     uint32_t r0, uint32_t r1, uint32_t c0, uint32_t c1, uint16_t *A);
 /* Round n floats to bf16 (n even or not; the same bits as bf16_from_f32). */

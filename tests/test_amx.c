@@ -26,6 +26,7 @@
 #include "encoder/quant_isa.h"
 #include "test.h"
 #include "test_rand.h"
+#include "test_q8_case.h"
 
 /* ------------------------------------------------------- the tile model */
 
@@ -217,35 +218,22 @@ TEST(amx_int8_tile_loops_match_twin_bit_for_bit) {
   unsigned long long before = model_dps;
   for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
     shape sh = shapes[s];
-    float *W = rand_buf((size_t)sh.out * sh.in, 0.05f, 0.0f);
-    float *x = rand_buf((size_t)sh.rows * sh.in, 1.0f, s % 2 ? 0.9f : 0.0f);
-    float *b = rand_buf(sh.out, 0.1f, 0.0f);
-    hostile_rows(x, sh.rows, sh.in, 1);
+    q8_case c;
+    REQUIRE(q8_case_new(&c, sh.rows, sh.in, sh.out, s % 2 ? 0.9f : 0.0f) == 0);
+    REQUIRE(c.q.in_pad % 64 == 0);
     size_t ny = (size_t)sh.rows * sh.out;
-    float *yr = malloc(ny * 4), *ym = malloc(ny * 4);
-    q8_matrix q;
-    REQUIRE(q8_quantize(W, sh.out, sh.in, &q, NULL) == 0);
-    REQUIRE(q.in_pad % 64 == 0);
-    REQUIRE(q8_linear_ref(x, sh.rows, &q, b, yr) == 0);
+    float *ym = malloc(ny * 4);
     uint32_t ranges[2][2] = {{0, sh.out}, {sh.out / 3, sh.out - sh.out / 5}};
     for (int pass = 0; pass < 2; pass++) {
       uint32_t c0 = ranges[pass][0], c1 = ranges[pass][1];
       memset(ym, 0xFF, ny * 4);
-      model_q8_linear(x, sh.rows, &q, c0, c1, b, ym, sh.out);
-      size_t bad = 0, first = 0;
-      for (uint32_t r = 0; r < sh.rows; r++)
-        for (uint32_t n = 0; n < sh.out; n++) {
-          size_t i = (size_t)r * sh.out + n;
-          uint32_t got;
-          memcpy(&got, &ym[i], 4);
-          int inside = n >= c0 && n < c1;
-          if ((inside ? memcmp(&yr[i], &ym[i], 4) != 0 : got != 0xFFFFFFFFu) && bad++ == 0) first = i;
-        }
+      model_q8_linear(c.x, sh.rows, &c.q, c0, c1, c.b, ym, sh.out);
+      size_t first, bad = q8_case_wrong(&c, ym, c0, c1, &first);
       CHECKF(bad == 0, "shape %ux%u->%u columns [%u,%u): %zu of %zu wrong, first [%zu] %.9g vs %.9g",
-             sh.rows, sh.in, sh.out, c0, c1, bad, ny, first, yr[first], ym[first]);
+             sh.rows, sh.in, sh.out, c0, c1, bad, ny, first, c.yr[first], ym[first]);
     }
-    q8_free(&q);
-    free(W), free(x), free(b), free(yr), free(ym);
+    q8_case_free(&c);
+    free(ym);
   }
   CHECK(model_dps > before); /* the loops ran on the model */
 }
@@ -256,26 +244,16 @@ TEST(amx_int8_random_shapes) {
   for (int it = 0; it < 40; it++) {
     uint32_t rows = 1 + rnd() % 200, in = 1 + rnd() % 700, out = 1 + rnd() % 300;
     uint32_t c0 = rnd() % out, c1 = c0 + 1 + rnd() % (out - c0);
-    float *W = rand_buf((size_t)out * in, 0.05f, 0.0f), *x = rand_buf((size_t)rows * in, 1.0f, 0.3f);
-    float *b = rand_buf(out, 0.1f, 0.0f);
+    q8_case c;
+    REQUIRE(q8_case_new(&c, rows, in, out, 0.3f) == 0);
     size_t ny = (size_t)rows * out;
-    float *yr = malloc(ny * 4), *ym = malloc(ny * 4);
-    q8_matrix q;
-    REQUIRE(q8_quantize(W, out, in, &q, NULL) == 0);
-    REQUIRE(q8_linear_ref(x, rows, &q, b, yr) == 0);
+    float *ym = malloc(ny * 4);
     memset(ym, 0xFF, ny * 4);
-    model_q8_linear(x, rows, &q, c0, c1, b, ym, out);
-    size_t bad = 0;
-    for (uint32_t r = 0; r < rows; r++)
-      for (uint32_t n = 0; n < out; n++) {
-        size_t i = (size_t)r * out + n;
-        uint32_t got;
-        memcpy(&got, &ym[i], 4);
-        bad += n >= c0 && n < c1 ? memcmp(&yr[i], &ym[i], 4) != 0 : got != 0xFFFFFFFFu;
-      }
+    model_q8_linear(c.x, rows, &c.q, c0, c1, c.b, ym, out);
+    size_t first, bad = q8_case_wrong(&c, ym, c0, c1, &first);
     CHECKF(bad == 0, "shape %ux%u->%u columns [%u,%u): %zu wrong", rows, in, out, c0, c1, bad);
-    q8_free(&q);
-    free(W), free(x), free(b), free(yr), free(ym);
+    q8_case_free(&c);
+    free(ym);
   }
 }
 

@@ -16,6 +16,7 @@
 #include "encoder/quant_isa.h"
 #include "test.h"
 #include "test_rand.h"
+#include "test_q8_case.h"
 
 
 /* SKIP the calling test unless this CPU runs isa. */
@@ -50,43 +51,28 @@ static const shape shapes[] = {{1, 1, 1},     {1, 5, 1},      {3, 3, 17},    {7,
 static void q8_vs_twin(int isa) {
   for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
     shape sh = shapes[s];
-    float *W = rand_buf((size_t)sh.out * sh.in, 0.05f, 0.0f);
-    float *x = rand_buf((size_t)sh.rows * sh.in, 1.0f, s % 2 ? 0.9f : 0.0f);
-    float *b = rand_buf(sh.out, 0.1f, 0.0f);
-    hostile_rows(x, sh.rows, sh.in, 1);
-    size_t ny = (size_t)sh.rows * sh.out;
-    float *yr = malloc(ny * 4), *yf = malloc(ny * 4);
-    q8_matrix q;
-    REQUIRE(q8_quantize(W, sh.out, sh.in, &q, NULL) == 0);
-    q.isa = isa;
-    CHECK_STR(q8_kernel_name(&q), enc_isa_name(isa));
-    REQUIRE(q8_linear_ref(x, sh.rows, &q, b, yr) == 0);
+    q8_case c;
+    REQUIRE(q8_case_new(&c, sh.rows, sh.in, sh.out, s % 2 ? 0.9f : 0.0f) == 0);
+    size_t ny = (size_t)sh.rows * sh.out, bad, first;
+    float *yf = malloc(ny * 4);
+    c.q.isa = isa;
+    CHECK_STR(q8_kernel_name(&c.q), enc_isa_name(isa));
     for (unsigned thr = 1; thr <= 2; thr++) {
       memset(yf, 0xFF, ny * 4);
-      REQUIRE(q8_linear(x, sh.rows, &q, b, yf, thr) == 0);
-      size_t bad = 0, first = 0;
-      for (size_t i = 0; i < ny; i++)
-        if (memcmp(&yr[i], &yf[i], 4) != 0 && bad++ == 0) first = i;
+      REQUIRE(q8_linear(c.x, sh.rows, &c.q, c.b, yf, thr) == 0);
+      bad = q8_case_wrong(&c, yf, 0, sh.out, &first);
       CHECKF(bad == 0, "%s shape %ux%u->%u thr %u: %zu of %zu differ from the twin, first [%zu] %.9g vs %.9g",
-             enc_isa_name(isa), sh.rows, sh.in, sh.out, thr, bad, ny, first, yr[first], yf[first]);
+             enc_isa_name(isa), sh.rows, sh.in, sh.out, thr, bad, ny, first, c.yr[first], yf[first]);
     }
     /* a column range that starts and ends inside 16-channel blocks */
     uint32_t c0 = sh.out / 3, c1 = sh.out - sh.out / 5;
     memset(yf, 0xFF, ny * 4);
-    REQUIRE(q8_linear_block(x, sh.rows, &q, c0, c1, b, yf, sh.out) == 0);
-    size_t bad = 0;
-    for (uint32_t r = 0; r < sh.rows; r++)
-      for (uint32_t n = 0; n < sh.out; n++) {
-        size_t i = (size_t)r * sh.out + n;
-        int inside = n >= c0 && n < c1;
-        uint32_t sentinel = 0xFFFFFFFFu, got;
-        memcpy(&got, &yf[i], 4);
-        if (inside ? memcmp(&yr[i], &yf[i], 4) != 0 : got != sentinel) bad++;
-      }
+    REQUIRE(q8_linear_block(c.x, sh.rows, &c.q, c0, c1, c.b, yf, sh.out) == 0);
+    bad = q8_case_wrong(&c, yf, c0, c1, &first);
     CHECKF(bad == 0, "%s block [%u,%u) of %ux%u->%u: %zu wrong", enc_isa_name(isa), c0, c1, sh.rows,
            sh.in, sh.out, bad);
-    q8_free(&q);
-    free(W), free(x), free(b), free(yr), free(yf);
+    q8_case_free(&c);
+    free(yf);
   }
 }
 
